@@ -1,0 +1,8 @@
+//! MPI plumbing: polling waits, owned-buffer point-to-point messages, chunked collectives over
+//! view communicators, and receive buffers. Nothing above this module calls MPI's C API.
+
+pub(crate) mod alloc;
+pub(crate) mod collective;
+pub(crate) mod p2p;
+pub(crate) mod poll;
+pub(crate) mod request;

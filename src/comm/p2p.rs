@@ -1,0 +1,245 @@
+//! Point-to-point messaging with owned buffers: a posted receive that is tested in an event loop
+//! ([`Mailbox`]), sends that complete in the background ([`Outbox`]), and typed transfers of
+//! any length that wait with backoff ([`send_slice`], [`recv_slice`]).
+
+use mpi::datatype::Equivalence;
+use mpi::ffi;
+use mpi::raw::AsRaw;
+use serde::Serialize;
+
+use super::request::{Pending, status_bytes, status_source};
+use crate::error::Result;
+use crate::protocol::{INLINE_MAX, TAG_BULK, TAG_MSG, frame};
+
+/// A raw communicator handle; the communicator it names is owned elsewhere and outlives it.
+#[derive(Clone, Copy)]
+pub(crate) struct RawComm(pub ffi::MPI_Comm);
+
+/// `MPI_ANY_SOURCE`.
+pub(crate) fn any_source() -> i32 {
+    // SAFETY: reading an immutable constant exported by the MPI shim.
+    unsafe { ffi::RSMPI_ANY_SOURCE }
+}
+
+/// Most elements one MPI call may carry (counts are C `int`). Larger transfers are split.
+/// `MPIVIEW_MAX_MESSAGE_ELEMENTS` lowers it, so that tests can exercise the splitting on small
+/// arrays.
+pub(crate) fn max_count() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("MPIVIEW_MAX_MESSAGE_ELEMENTS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n >= 1)
+            .map_or(i32::MAX as usize, |n| n.min(i32::MAX as usize))
+    })
+}
+
+/// A receive kept posted for control messages of at most `INLINE_MAX` bytes.
+pub(crate) struct Mailbox {
+    // Declared before `buf`: dropping it cancels the receive before the buffer is freed.
+    pending: Pending,
+    buf: Vec<u8>,
+    comm: RawComm,
+    source: i32,
+    tag: i32,
+}
+
+impl Mailbox {
+    /// Posts a receive from `source` (or [`any_source`]) on `tag`.
+    pub(crate) fn post(comm: RawComm, source: i32, tag: i32) -> Mailbox {
+        let mut buf = vec![0u8; INLINE_MAX + 16];
+        let pending = post_recv(comm, source, tag, &mut buf);
+        Mailbox {
+            pending,
+            buf,
+            comm,
+            source,
+            tag,
+        }
+    }
+
+    /// The next message if one has arrived: its source rank and bytes. The receive is posted
+    /// again before this returns.
+    pub(crate) fn poll(&mut self) -> Option<(i32, Vec<u8>)> {
+        let status = self.pending.test()?;
+        let message = self.buf[..status_bytes(&status)].to_vec();
+        let source = status_source(&status);
+        self.pending = post_recv(self.comm, self.source, self.tag, &mut self.buf);
+        Some((source, message))
+    }
+}
+
+fn post_recv(comm: RawComm, source: i32, tag: i32, buf: &mut [u8]) -> Pending {
+    let mut raw = super::request::request_null();
+    // SAFETY: `buf` is owned by the Mailbox next to the returned Pending, which is dropped (and
+    // so completed) first.
+    unsafe {
+        ffi::MPI_Irecv(
+            buf.as_mut_ptr().cast(),
+            buf.len() as i32,
+            ffi::RSMPI_UINT8_T,
+            source,
+            tag,
+            comm.0,
+            &mut raw,
+        );
+        Pending::new(raw, true)
+    }
+}
+
+/// Sends that complete in the background; each keeps its buffer until MPI is done with it.
+pub(crate) struct Outbox {
+    comm: RawComm,
+    // (Pending, buffer): tuple fields drop in order, so the request completes first.
+    sends: Vec<(Pending, Vec<u8>)>,
+}
+
+impl Outbox {
+    pub(crate) fn new(comm: RawComm) -> Outbox {
+        Outbox {
+            comm,
+            sends: Vec::new(),
+        }
+    }
+
+    /// Starts sending `bytes` to `dest` on `tag`.
+    pub(crate) fn send_bytes(&mut self, dest: i32, tag: i32, bytes: Vec<u8>) {
+        let mut raw = super::request::request_null();
+        // SAFETY: the buffer moves into `self.sends` with the request and is freed only after it
+        // completes; moving the Vec does not move its heap buffer.
+        let pending = unsafe {
+            ffi::MPI_Isend(
+                bytes.as_ptr().cast(),
+                bytes.len() as i32,
+                ffi::RSMPI_UINT8_T,
+                dest,
+                tag,
+                self.comm.0,
+                &mut raw,
+            );
+            Pending::new(raw, false)
+        };
+        self.sends.push((pending, bytes));
+        if self.sends.len() > 64 {
+            self.progress();
+        }
+    }
+
+    /// Encodes and sends a control message (inline, or a marker plus its body as bulk).
+    pub(crate) fn send_message<T: Serialize>(&mut self, dest: i32, msg: &T) -> Result<()> {
+        let (framed, bulk) = frame(msg)?;
+        self.send_bytes(dest, TAG_MSG, framed);
+        if let Some(body) = bulk {
+            self.send_bytes(dest, TAG_BULK, body);
+        }
+        Ok(())
+    }
+
+    /// Frees the buffers of finished sends.
+    pub(crate) fn progress(&mut self) {
+        self.sends.retain_mut(|(p, _)| p.test().is_none());
+    }
+
+    /// Waits until every send has finished, calling `idle` between tests.
+    pub(crate) fn flush(&mut self, idle: &mut dyn FnMut()) {
+        let mut backoff = super::poll::Backoff::new();
+        loop {
+            self.progress();
+            if self.sends.is_empty() {
+                return;
+            }
+            idle();
+            backoff.pause();
+        }
+    }
+}
+
+/// Receives exactly `len` bytes of a bulk control body from `source`.
+pub(crate) fn recv_bulk(comm: RawComm, source: i32, len: usize, idle: &mut dyn FnMut()) -> Vec<u8> {
+    let mut body = vec![0u8; len];
+    recv_slice(comm, source, TAG_BULK, &mut body, idle);
+    body
+}
+
+/// Sends `data` to `dest` on `tag` in pieces of at most [`max_count`] elements, waiting with
+/// backoff.
+pub(crate) fn send_slice<T: Equivalence>(
+    comm: RawComm,
+    dest: i32,
+    tag: i32,
+    data: &[T],
+    idle: &mut dyn FnMut(),
+) {
+    let datatype = T::equivalent_datatype();
+    for piece in pieces(data.len()) {
+        let chunk = &data[piece];
+        let mut raw = super::request::request_null();
+        // SAFETY: `chunk` is borrowed for this whole block and the request is completed (by
+        // `wait`, or by Pending's Drop when unwinding) before the block ends.
+        unsafe {
+            ffi::MPI_Isend(
+                chunk.as_ptr().cast(),
+                chunk.len() as i32,
+                datatype.as_raw(),
+                dest,
+                tag,
+                comm.0,
+                &mut raw,
+            );
+            Pending::new(raw, false).wait(idle);
+        }
+    }
+}
+
+/// Receives exactly `buf.len()` elements from `source` on `tag`, in the pieces [`send_slice`]
+/// uses, waiting with backoff.
+pub(crate) fn recv_slice<T: Equivalence>(
+    comm: RawComm,
+    source: i32,
+    tag: i32,
+    buf: &mut [T],
+    idle: &mut dyn FnMut(),
+) {
+    let datatype = T::equivalent_datatype();
+    for piece in pieces(buf.len()) {
+        let chunk = &mut buf[piece];
+        let mut raw = super::request::request_null();
+        // SAFETY: as in `send_slice`; the receive is completed before `chunk` goes out of scope.
+        unsafe {
+            ffi::MPI_Irecv(
+                chunk.as_mut_ptr().cast(),
+                chunk.len() as i32,
+                datatype.as_raw(),
+                source,
+                tag,
+                comm.0,
+                &mut raw,
+            );
+            Pending::new(raw, true).wait(idle);
+        }
+    }
+}
+
+/// The pieces a transfer of `len` elements is split into (at least one, so that an empty array
+/// still sends one empty message and both sides stay in step).
+pub(crate) fn pieces(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let max = max_count();
+    let n = len.div_ceil(max).max(1);
+    (0..n).map(move |i| (i * max).min(len)..((i + 1) * max).min(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_everything_once() {
+        let max = max_count();
+        assert_eq!(pieces(0).collect::<Vec<_>>(), vec![0..0]);
+        assert_eq!(pieces(5).collect::<Vec<_>>(), vec![0..5]);
+        let big = max + 3;
+        let p: Vec<_> = pieces(big).collect();
+        assert_eq!(p, vec![0..max, max..big]);
+    }
+}

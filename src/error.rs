@@ -1,0 +1,206 @@
+//! One error type for everything the controller can see go wrong.
+//!
+//! Remote failures carry the engine that failed and the function it was running; when several
+//! engines fail in one request, all of their errors come back together in
+//! [`Error::Remote`], in target order.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::targets::EngineId;
+
+/// `Result` with mpiview's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error type of every fallible mpiview call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A target selection that names no engine, an engine out of range, or a repeated one.
+    #[error("bad targets: {0}")]
+    Targets(String),
+    /// One or more engines failed; every failure of the request is listed, in target order.
+    #[error("{0}")]
+    Remote(RemoteErrors),
+    /// A `get`/`wait` that ran out of time; the work goes on and can be waited for again.
+    #[error("timed out after {0:.3?} waiting for results")]
+    Timeout(Duration),
+    /// Input that the caller must fix (bad arguments, impossible sizes); apps exit with code 2.
+    #[error("{0}")]
+    Usage(String),
+    /// A request that cannot be carried out as asked (a gather too large for memory, arrays of
+    /// mismatched shape, a wrong element type detected at the controller).
+    #[error("{0}")]
+    Invalid(String),
+    /// Tasks that were aborted before they started.
+    #[error("aborted: {0}")]
+    Aborted(String),
+    /// The runtime itself failed (MPI refused to start, a rank could not be reached).
+    #[error("runtime: {0}")]
+    Runtime(String),
+    /// A value that could not be encoded or decoded (types of the two sides disagree).
+    #[error("serialization: {0}")]
+    Serialization(String),
+    /// Reading or writing a file.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The process exit code this error maps to when a driver returns it: 2 for
+    /// [`Error::Usage`], 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// The remote failures this error carries (empty for local errors).
+    pub fn remote_errors(&self) -> &[RemoteError] {
+        match self {
+            Error::Remote(r) => &r.0,
+            _ => &[],
+        }
+    }
+
+    /// A usage error: bad input the caller must fix (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage(message.into())
+    }
+}
+
+impl From<postcard::Error> for Error {
+    fn from(e: postcard::Error) -> Self {
+        Error::Serialization(e.to_string())
+    }
+}
+
+/// What kind of failure an engine reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// The function returned an error.
+    Failed,
+    /// The function panicked; the engine caught the panic and keeps serving.
+    Panicked,
+    /// A name that is not in the engine's namespace.
+    MissingName,
+    /// A name whose value has another type than the one asked for.
+    WrongType,
+    /// Arguments or results could not be decoded (the two sides disagree on types).
+    BadPayload,
+    /// The task was aborted before it started.
+    Aborted,
+}
+
+/// A failure on one engine: which engine, in which function, and what it said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteError {
+    /// The engine that failed.
+    pub engine: EngineId,
+    /// The registered function, task or operation (`push`, `pull`, …) that failed.
+    pub function: String,
+    /// What kind of failure it was.
+    pub kind: RemoteErrorKind,
+    /// The error's or panic's message.
+    pub message: String,
+    /// For load-balanced maps: the index of the input item that failed.
+    pub item: Option<u64>,
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "engine {}: `{}`", self.engine, self.function)?;
+        if let Some(item) = self.item {
+            write!(f, " on item {item}")?;
+        }
+        let what = match self.kind {
+            RemoteErrorKind::Failed => "failed",
+            RemoteErrorKind::Panicked => "panicked",
+            RemoteErrorKind::MissingName => "missing name",
+            RemoteErrorKind::WrongType => "wrong type",
+            RemoteErrorKind::BadPayload => "bad payload",
+            RemoteErrorKind::Aborted => "aborted",
+        };
+        write!(f, " {what}: {}", self.message)
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+/// All remote failures of one request (never empty).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteErrors(pub Vec<RemoteError>);
+
+impl fmt::Display for RemoteErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} remote failures:", many.len())?;
+                for e in many {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl From<RemoteError> for Error {
+    fn from(e: RemoteError) -> Self {
+        Error::Remote(RemoteErrors(vec![e]))
+    }
+}
+
+impl From<Vec<RemoteError>> for Error {
+    fn from(e: Vec<RemoteError>) -> Self {
+        Error::Remote(RemoteErrors(e))
+    }
+}
+
+/// The error type remote functions return: anything that converts into a boxed error, so `?`
+/// works on most error types inside a registered function.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(engine: EngineId, kind: RemoteErrorKind) -> RemoteError {
+        RemoteError {
+            engine,
+            function: "add".into(),
+            kind,
+            message: "boom".into(),
+            item: None,
+        }
+    }
+
+    #[test]
+    fn messages_name_engine_and_function() {
+        let e = Error::from(remote(2, RemoteErrorKind::Panicked));
+        assert_eq!(e.to_string(), "engine 2: `add` panicked: boom");
+        let mut item = remote(1, RemoteErrorKind::Failed);
+        item.item = Some(7);
+        assert_eq!(item.to_string(), "engine 1: `add` on item 7 failed: boom");
+    }
+
+    #[test]
+    fn several_failures_are_all_listed() {
+        let e = Error::from(vec![
+            remote(0, RemoteErrorKind::Failed),
+            remote(3, RemoteErrorKind::MissingName),
+        ]);
+        let s = e.to_string();
+        assert!(s.starts_with("2 remote failures:"), "{s}");
+        assert!(s.contains("engine 0: `add` failed: boom"));
+        assert!(s.contains("engine 3: `add` missing name: boom"));
+        assert_eq!(e.remote_errors().len(), 2);
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(Error::usage("bad n").exit_code(), 2);
+    }
+}

@@ -1,0 +1,60 @@
+//! # mpiview
+//!
+//! IPython Parallel's way of working — a client driving many engines through views — on MPI.
+//!
+//! Every rank runs the same binary (`mpirun -n 16 app`, `srun app`). Rank 0 is the
+//! **controller**: it runs the driver closure given to [`Cluster::run`]. Ranks 1..N-1 are
+//! **engines** (engine id = rank − 1): each holds a [`Namespace`] of named values and serves
+//! requests until the driver returns. The driver works through views:
+//!
+//! - [`DirectView`]: a fixed list of engines (all, a slice, a list, one per node): push/pull
+//!   named values, scatter/gather arrays by IPython Parallel's block rule, apply a registered
+//!   function, execute a registered task, map;
+//! - [`AsyncResult`]: ready / wait / get with a timeout / iterate as results arrive /
+//!   engine ids and timings; remote failures come back as errors naming the engine.
+//!
+//! Code never crosses ranks: every rank registers the same functions in the same order
+//! ([`Cluster::register`]) and requests name them by index. Arguments and small values travel
+//! encoded with serde; numeric arrays move as native MPI data with collectives over a
+//! communicator of the controller and the view's engines.
+//!
+//! ## Which ranks call what
+//!
+//! - **Every rank**: [`Cluster::init`], the `Cluster::register*` calls (same order everywhere),
+//!   [`Cluster::run`].
+//! - **Controller only** (inside the driver): everything on [`Client`], views and results.
+//! - **Engine only**: the registered functions themselves, through their [`Context`].
+//!
+//! With one rank (no `mpirun`), the same program runs with one in-process engine.
+//!
+//! See `docs/architecture.md` for the design and `docs/ipyparallel.md` for a call-by-call map
+//! from IPython Parallel.
+
+pub mod partition;
+pub mod targets;
+pub mod value;
+
+mod client;
+mod clock;
+mod cluster;
+mod comm;
+mod engine;
+mod error;
+mod exit;
+mod namespace;
+mod panic_guard;
+mod protocol;
+mod registry;
+mod result;
+mod sysinfo;
+mod view;
+
+pub use client::{Client, EngineInfo, Node};
+pub use cluster::Cluster;
+pub use error::{BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result};
+pub use exit::{DriverExit, Outcome};
+pub use namespace::{Namespace, NamespaceError};
+pub use registry::{Context, Remote, Task};
+pub use result::{AsyncResult, EngineTiming, Many, Multiplicity, One};
+pub use targets::{EngineId, Targets};
+pub use view::DirectView;

@@ -1,0 +1,421 @@
+//! The table of remote functions every rank builds, in the same order, before the driver runs.
+//!
+//! Code never crosses ranks: a [`Remote`] handle is an index into this table plus the argument
+//! and result types, and every rank runs the same binary, so the index names the same function
+//! everywhere. Arguments and results travel encoded with postcard. At start-up the controller
+//! compares a fingerprint of every rank's table (names and type signatures) and refuses to run if
+//! they differ.
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::{BoxError, RemoteErrorKind};
+use crate::namespace::{Namespace, NamespaceError};
+use crate::panic_guard::call_catching;
+use crate::targets::EngineId;
+
+/// What a registered function sees of the engine it runs on.
+///
+/// Dereferences to the engine's [`Namespace`], so `ctx.get::<f64>("a")`, `ctx.set("b", 1)` and
+/// `ctx.array::<f64>("x")` work directly.
+pub struct Context<'a> {
+    engine: EngineId,
+    n_engines: usize,
+    namespace: &'a mut Namespace,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(engine: EngineId, n_engines: usize, namespace: &'a mut Namespace) -> Self {
+        Context {
+            engine,
+            n_engines,
+            namespace,
+        }
+    }
+
+    /// This engine's id (its MPI rank minus one).
+    pub fn engine_id(&self) -> EngineId {
+        self.engine
+    }
+
+    /// How many engines the job has.
+    pub fn n_engines(&self) -> usize {
+        self.n_engines
+    }
+}
+
+impl Deref for Context<'_> {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        self.namespace
+    }
+}
+
+impl DerefMut for Context<'_> {
+    fn deref_mut(&mut self) -> &mut Namespace {
+        self.namespace
+    }
+}
+
+/// A typed handle to a registered function taking `A` and returning `R`.
+///
+/// Obtained from [`Cluster::register`](crate::Cluster::register) or
+/// [`Cluster::register_with_context`](crate::Cluster::register_with_context); valid on every
+/// rank because every rank registers the same functions in the same order.
+pub struct Remote<A, R> {
+    index: u32,
+    _types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> Clone for Remote<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, R> Copy for Remote<A, R> {}
+
+impl<A, R> std::fmt::Debug for Remote<A, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Remote#{}", self.index)
+    }
+}
+
+impl<A, R> Remote<A, R> {
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// A handle to a registered task: code that works on the engine's namespace and returns nothing
+/// (the counterpart of IPython Parallel's `execute`).
+#[derive(Clone, Copy, Debug)]
+pub struct Task {
+    index: u32,
+}
+
+impl Task {
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// How one registered call failed, before the engine id is attached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Failure {
+    pub kind: RemoteErrorKind,
+    pub message: String,
+}
+
+impl Failure {
+    fn from_box(e: BoxError) -> Failure {
+        let kind = match e.downcast_ref::<NamespaceError>() {
+            Some(NamespaceError::Missing(_)) => RemoteErrorKind::MissingName,
+            Some(NamespaceError::WrongType { .. }) => RemoteErrorKind::WrongType,
+            None => RemoteErrorKind::Failed,
+        };
+        Failure {
+            kind,
+            message: e.to_string(),
+        }
+    }
+
+    fn panicked(message: String) -> Failure {
+        Failure {
+            kind: RemoteErrorKind::Panicked,
+            message,
+        }
+    }
+
+    pub(crate) fn bad_payload(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            kind: RemoteErrorKind::BadPayload,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The outcome of one item of a mapped chunk, as it travels back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum ItemOutcome<R> {
+    Ok(R),
+    Err(Failure),
+}
+
+type CallFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, Failure>;
+type MapFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, Failure>;
+
+struct Entry {
+    name: String,
+    signature: String,
+    call: Box<CallFn>,
+    map: Option<Box<MapFn>>,
+}
+
+/// The function table (built on every rank by `Cluster::register*`).
+#[derive(Default)]
+pub(crate) struct Registry {
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    fn push(
+        &mut self,
+        name: &str,
+        signature: String,
+        call: Box<CallFn>,
+        map: Option<Box<MapFn>>,
+    ) -> u32 {
+        let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 functions");
+        self.entries.push(Entry {
+            name: name.to_string(),
+            signature,
+            call,
+            map,
+        });
+        index
+    }
+
+    /// Registers a function of its arguments.
+    pub(crate) fn register<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(A) -> R + 'static,
+    {
+        let f = std::rc::Rc::new(f);
+        let g = f.clone();
+        let call = Box::new(move |_: &mut Context<'_>, args: &[u8]| {
+            let a: A = postcard::from_bytes(args).map_err(Failure::bad_payload)?;
+            let r = call_catching(|| f(a)).map_err(Failure::panicked)?;
+            postcard::to_stdvec(&r).map_err(Failure::bad_payload)
+        });
+        let map = Box::new(move |_: &mut Context<'_>, items: &[u8]| {
+            let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
+            let outcomes: Vec<ItemOutcome<R>> = items
+                .into_iter()
+                .map(|a| match call_catching(|| g(a)) {
+                    Ok(r) => ItemOutcome::Ok(r),
+                    Err(msg) => ItemOutcome::Err(Failure::panicked(msg)),
+                })
+                .collect();
+            postcard::to_stdvec(&outcomes).map_err(Failure::bad_payload)
+        });
+        Remote {
+            index: self.push(name, signature::<A, R>("fn"), call, Some(map)),
+            _types: PhantomData,
+        }
+    }
+
+    /// Registers a fallible function that also sees the engine's namespace.
+    pub(crate) fn register_with_context<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(&mut Context<'_>, A) -> Result<R, BoxError> + 'static,
+    {
+        let f = std::rc::Rc::new(f);
+        let g = f.clone();
+        let call = Box::new(move |ctx: &mut Context<'_>, args: &[u8]| {
+            let a: A = postcard::from_bytes(args).map_err(Failure::bad_payload)?;
+            let r = call_catching(|| f(ctx, a))
+                .map_err(Failure::panicked)?
+                .map_err(Failure::from_box)?;
+            postcard::to_stdvec(&r).map_err(Failure::bad_payload)
+        });
+        let map = Box::new(move |ctx: &mut Context<'_>, items: &[u8]| {
+            let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
+            let outcomes: Vec<ItemOutcome<R>> = items
+                .into_iter()
+                .map(|a| match call_catching(|| g(ctx, a)) {
+                    Ok(Ok(r)) => ItemOutcome::Ok(r),
+                    Ok(Err(e)) => ItemOutcome::Err(Failure::from_box(e)),
+                    Err(msg) => ItemOutcome::Err(Failure::panicked(msg)),
+                })
+                .collect();
+            postcard::to_stdvec(&outcomes).map_err(Failure::bad_payload)
+        });
+        Remote {
+            index: self.push(name, signature::<A, R>("ctx"), call, Some(map)),
+            _types: PhantomData,
+        }
+    }
+
+    /// Registers a task (namespace in, nothing out).
+    pub(crate) fn register_task<F>(&mut self, name: &str, f: F) -> Task
+    where
+        F: Fn(&mut Context<'_>) -> Result<(), BoxError> + 'static,
+    {
+        let call = Box::new(move |ctx: &mut Context<'_>, _: &[u8]| {
+            call_catching(|| f(ctx))
+                .map_err(Failure::panicked)?
+                .map_err(Failure::from_box)?;
+            Ok(Vec::new())
+        });
+        Task {
+            index: self.push(name, "task".into(), call, None),
+        }
+    }
+
+    /// Runs function `index` on encoded arguments; the encoded result or the failure.
+    pub(crate) fn call(
+        &self,
+        index: u32,
+        ctx: &mut Context<'_>,
+        args: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        (self.entry(index)?.call)(ctx, args)
+    }
+
+    /// Runs function `index` over an encoded `Vec` of arguments; encoded per-item outcomes.
+    pub(crate) fn map(
+        &self,
+        index: u32,
+        ctx: &mut Context<'_>,
+        items: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        let entry = self.entry(index)?;
+        let map = entry.map.as_ref().ok_or_else(|| {
+            Failure::bad_payload(format!("`{}` is a task and cannot be mapped", entry.name))
+        })?;
+        map(ctx, items)
+    }
+
+    fn entry(&self, index: u32) -> Result<&Entry, Failure> {
+        self.entries
+            .get(index as usize)
+            .ok_or_else(|| Failure::bad_payload(format!("no registered function #{index}")))
+    }
+
+    /// The registered name of function `index` (for error messages).
+    pub(crate) fn name(&self, index: u32) -> &str {
+        self.entries
+            .get(index as usize)
+            .map_or("<unregistered>", |e| e.name.as_str())
+    }
+
+    /// A hash of every name and signature, in order (FNV-1a, 64 bits).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for e in &self.entries {
+            for b in e
+                .name
+                .bytes()
+                .chain([0])
+                .chain(e.signature.bytes())
+                .chain([0])
+            {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
+    /// Number of registered functions and tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+fn signature<A, R>(kind: &str) -> String {
+    format!(
+        "{kind}({}) -> {}",
+        std::any::type_name::<A>(),
+        std::any::type_name::<R>()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx_call<A: Serialize, R: DeserializeOwned>(
+        reg: &Registry,
+        f: u32,
+        ns: &mut Namespace,
+        a: A,
+    ) -> Result<R, Failure> {
+        let mut ctx = Context::new(0, 1, ns);
+        let bytes = reg.call(f, &mut ctx, &postcard::to_stdvec(&a).unwrap())?;
+        Ok(postcard::from_bytes(&bytes).unwrap())
+    }
+
+    #[test]
+    fn calls_decode_arguments_and_encode_results() {
+        let mut reg = Registry::default();
+        let add = reg.register("add", |(a, b): (i64, i64)| a + b);
+        let mut ns = Namespace::new();
+        let r: i64 = ctx_call(&reg, add.index(), &mut ns, (2i64, 3i64)).unwrap();
+        assert_eq!(r, 5);
+        assert_eq!(reg.name(add.index()), "add");
+    }
+
+    #[test]
+    fn failures_keep_their_kind() {
+        let mut reg = Registry::default();
+        let div = reg.register("div", |(a, b): (i64, i64)| a / b);
+        let get = reg.register_with_context("get", |ctx, name: String| Ok(ctx.get::<f64>(&name)?));
+        let fail = reg.register_with_context("fail", |_, ()| -> Result<(), BoxError> {
+            Err("nope".into())
+        });
+        let mut ns = Namespace::new();
+        ns.set("s", "str".to_string());
+        let e = ctx_call::<_, i64>(&reg, div.index(), &mut ns, (1i64, 0i64)).unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::Panicked);
+        assert!(e.message.contains("divide by zero"), "{}", e.message);
+        let e = ctx_call::<_, f64>(&reg, get.index(), &mut ns, "x".to_string()).unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::MissingName);
+        let e = ctx_call::<_, f64>(&reg, get.index(), &mut ns, "s".to_string()).unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::WrongType);
+        let e = ctx_call::<_, ()>(&reg, fail.index(), &mut ns, ()).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (RemoteErrorKind::Failed, "nope")
+        );
+        // postcard is not self-describing: too few bytes is what it can detect.
+        let e = ctx_call::<_, i64>(&reg, div.index(), &mut ns, ()).unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::BadPayload);
+    }
+
+    #[test]
+    fn maps_report_each_item() {
+        let mut reg = Registry::default();
+        let inv = reg.register("inv", |x: i64| 100 / x);
+        let mut ns = Namespace::new();
+        let mut ctx = Context::new(0, 1, &mut ns);
+        let bytes = reg
+            .map(
+                inv.index(),
+                &mut ctx,
+                &postcard::to_stdvec(&vec![1i64, 0, 4]).unwrap(),
+            )
+            .unwrap();
+        let out: Vec<ItemOutcome<i64>> = postcard::from_bytes(&bytes).unwrap();
+        assert!(matches!(out[0], ItemOutcome::Ok(100)));
+        assert!(matches!(&out[1], ItemOutcome::Err(f) if f.kind == RemoteErrorKind::Panicked));
+        assert!(matches!(out[2], ItemOutcome::Ok(25)));
+    }
+
+    #[test]
+    fn fingerprints_see_names_order_and_types() {
+        let mut a = Registry::default();
+        a.register("f", |x: i64| x);
+        a.register("g", |x: f64| x);
+        let mut b = Registry::default();
+        b.register("g", |x: f64| x);
+        b.register("f", |x: i64| x);
+        let mut c = Registry::default();
+        c.register("f", |x: i32| x);
+        c.register("g", |x: f64| x);
+        let mut d = Registry::default();
+        d.register("f", |x: i64| x);
+        d.register("g", |x: f64| x);
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        assert_eq!(a.fingerprint(), d.fingerprint());
+        assert_eq!(a.len(), 2);
+    }
+}

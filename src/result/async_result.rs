@@ -1,0 +1,273 @@
+//! [`AsyncResult`]: the handle to a direct request in flight.
+
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use super::multiplicity::{Many, Multiplicity};
+use super::progress::Progress;
+use super::timing::{EngineTiming, serial_time, wall_time};
+use crate::client::core::{Core, Slot, remote_error};
+use crate::client::link::Body;
+use crate::clock::to_system_time;
+use crate::error::{Error, RemoteError, Result};
+use crate::protocol::RequestId;
+use crate::registry::Failure;
+use crate::targets::EngineId;
+
+/// Turns one engine's reply into its value.
+pub(crate) type Decode<R> = fn(&Body) -> std::result::Result<R, Failure>;
+
+/// Decodes an encoded result.
+pub(crate) fn decode_value<R: serde::de::DeserializeOwned>(
+    body: &Body,
+) -> std::result::Result<R, Failure> {
+    match body {
+        Body::Value(bytes) => postcard::from_bytes(bytes).map_err(|e| {
+            Failure::bad_payload(format!(
+                "cannot decode the result as {}: {e}",
+                std::any::type_name::<R>()
+            ))
+        }),
+        _ => Err(Failure::bad_payload("unexpected reply")),
+    }
+}
+
+/// An acknowledgement as `()`.
+pub(crate) fn decode_ack(body: &Body) -> std::result::Result<(), Failure> {
+    match body {
+        Body::Ack => Ok(()),
+        _ => Err(Failure::bad_payload("unexpected reply")),
+    }
+}
+
+/// The results of a request to the engines of a direct view, arriving as they finish.
+///
+/// Controller only. `M` is [`Many`] for multi-engine views (results are a `Vec` in target
+/// order, the default) and [`One`](super::One) for a single-engine view (the value itself).
+///
+/// ```no_run
+/// # fn demo(client: &mpiview::Client, f: &mpiview::Remote<(), u64>) -> mpiview::Result<()> {
+/// let ar = client.direct_view().apply(f, ())?;
+/// while !ar.ready() { /* do something else */ }
+/// let values: Vec<u64> = ar.get()?;
+/// println!("{:?} took {:?} of engine time", ar.engine_ids(), ar.serial_time());
+/// # Ok(()) }
+/// ```
+#[must_use = "an AsyncResult does nothing by itself: call get(), wait() or iterate over it"]
+pub struct AsyncResult<R, M: Multiplicity = Many> {
+    core: Rc<Core>,
+    id: RequestId,
+    targets: Rc<[EngineId]>,
+    decode: Decode<R>,
+    _shape: PhantomData<M>,
+}
+
+impl<R, M: Multiplicity> AsyncResult<R, M> {
+    pub(crate) fn new(
+        core: Rc<Core>,
+        id: RequestId,
+        targets: Rc<[EngineId]>,
+        decode: Decode<R>,
+    ) -> Self {
+        AsyncResult {
+            core,
+            id,
+            targets,
+            decode,
+            _shape: PhantomData,
+        }
+    }
+
+    /// The engines this request went to, in target order.
+    pub fn engine_ids(&self) -> &[EngineId] {
+        &self.targets
+    }
+
+    /// Whether every engine has answered. Receives what has arrived; never blocks.
+    pub fn ready(&self) -> bool {
+        self.core.pump_available();
+        self.core.is_complete(self.id)
+    }
+
+    /// How many engines have answered, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        self.core.pump_available();
+        self.core
+            .with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()))
+    }
+
+    /// Waits until every engine has answered, at most `timeout` (`None`: no limit); whether it
+    /// is ready.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        self.core.wait_for(self.id, timeout)
+    }
+
+    /// Waits with a progress bar on stderr (engines done / total), then returns like
+    /// [`wait`](Self::wait) with no limit.
+    pub fn wait_interactive(&self) -> Result<()> {
+        let total = self.targets.len() as u64;
+        let progress = Progress::new(total, "engines", true);
+        self.core.wait_until(
+            |core| {
+                let (done, all) =
+                    core.with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()));
+                progress.set(done as u64);
+                done == all
+            },
+            None,
+        )?;
+        progress.finish();
+        Ok(())
+    }
+
+    /// Waits for every engine and returns the results, or every engine's error together.
+    pub fn get(&self) -> Result<M::Out<R>> {
+        self.wait(None)?;
+        self.collect()
+    }
+
+    /// Like [`get`](Self::get), but gives up after `timeout` with [`Error::Timeout`]; the
+    /// request goes on and can be waited for again.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<M::Out<R>> {
+        if !self.wait(Some(timeout))? {
+            return Err(Error::Timeout(timeout));
+        }
+        self.collect()
+    }
+
+    /// Waits for every engine and returns each one's result or error, side by side in target
+    /// order (the failing engines do not hide the others' results).
+    pub fn get_each(&self) -> Result<Vec<std::result::Result<R, RemoteError>>> {
+        self.wait(None)?;
+        Ok(self.core.with_tracked(self.id, |t| {
+            (0..t.targets.len())
+                .map(|pos| {
+                    self.decode_slot(t.targets[pos], t.slots[pos].as_ref().expect("complete"))
+                })
+                .collect()
+        }))
+    }
+
+    fn collect(&self) -> Result<M::Out<R>> {
+        let each = self.get_each()?;
+        let mut values = Vec::with_capacity(each.len());
+        let mut errors = Vec::new();
+        for r in each {
+            match r {
+                Ok(v) => values.push(v),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(M::collect(values))
+        } else {
+            Err(errors.into())
+        }
+    }
+
+    fn decode_slot(&self, engine: EngineId, slot: &Slot) -> std::result::Result<R, RemoteError> {
+        match &slot.body {
+            Body::Failed { function, failure } => {
+                Err(remote_error(engine, function, failure.clone(), None))
+            }
+            body => (self.decode)(body).map_err(|f| remote_error(engine, "result", f, None)),
+        }
+    }
+
+    /// The results in target order, each as soon as its engine has answered.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(EngineId, R)>> + '_ {
+        (0..self.targets.len()).map(move |pos| self.wait_position(|_| Some(pos)))
+    }
+
+    /// The results in the order they arrive.
+    pub fn iter_unordered(&self) -> impl Iterator<Item = Result<(EngineId, R)>> + '_ {
+        (0..self.targets.len()).map(move |k| self.wait_position(|t| t.arrivals.get(k).copied()))
+    }
+
+    /// Waits until `which` names an arrived position; decodes it.
+    fn wait_position(
+        &self,
+        which: impl Fn(&crate::client::core::Tracked) -> Option<usize>,
+    ) -> Result<(EngineId, R)> {
+        let arrived = |core: &Core| {
+            core.with_tracked(self.id, |t| which(t).is_some_and(|p| t.slots[p].is_some()))
+        };
+        self.core.wait_until(arrived, None)?;
+        self.core.with_tracked(self.id, |t| {
+            let pos = which(t).expect("arrived");
+            let engine = t.targets[pos];
+            self.decode_slot(engine, t.slots[pos].as_ref().expect("arrived"))
+                .map(|v| (engine, v))
+                .map_err(Error::from)
+        })
+    }
+
+    /// When the request was submitted.
+    pub fn submitted(&self) -> SystemTime {
+        self.core
+            .with_tracked(self.id, |t| to_system_time(t.submitted))
+    }
+
+    /// Each engine's timing in target order (`None` where it has not answered yet).
+    pub fn timings(&self) -> Vec<Option<EngineTiming>> {
+        self.core.pump_available();
+        self.core.with_tracked(self.id, |t| {
+            t.targets
+                .iter()
+                .zip(&t.slots)
+                .map(|(&engine, s)| {
+                    s.as_ref().map(|s| EngineTiming {
+                        engine,
+                        started: to_system_time(s.started),
+                        completed: to_system_time(s.completed),
+                        received: to_system_time(s.received),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Time from submission to the last reply received (or to now, while waiting).
+    pub fn elapsed(&self) -> Duration {
+        let (submitted, last, complete) = self.core.with_tracked(self.id, |t| {
+            let last = t
+                .slots
+                .iter()
+                .flatten()
+                .map(|s| s.received)
+                .fold(f64::NAN, f64::max);
+            (t.submitted, last, t.is_complete())
+        });
+        let end = if complete { last } else { crate::clock::now() };
+        Duration::from_secs_f64((end - submitted).max(0.0))
+    }
+
+    /// IPython Parallel's `wall_time`: last completion on an engine minus submission (`None`
+    /// until an engine has answered).
+    pub fn wall_time(&self) -> Option<Duration> {
+        let timings: Vec<EngineTiming> = self.timings().into_iter().flatten().collect();
+        wall_time(self.submitted(), &timings)
+    }
+
+    /// IPython Parallel's `serial_time`: the engines' compute times added up.
+    pub fn serial_time(&self) -> Duration {
+        let timings: Vec<EngineTiming> = self.timings().into_iter().flatten().collect();
+        serial_time(&timings)
+    }
+}
+
+impl<R, M: Multiplicity> Drop for AsyncResult<R, M> {
+    fn drop(&mut self) {
+        self.core.release(self.id);
+    }
+}
+
+impl<R, M: Multiplicity> std::fmt::Debug for AsyncResult<R, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("id", &self.id)
+            .field("targets", &self.targets)
+            .finish()
+    }
+}

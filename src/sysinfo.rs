@@ -1,0 +1,54 @@
+//! Facts about this machine that requests are checked against.
+
+/// Memory the kernel says is available for new allocations (`MemAvailable` in
+/// `/proc/meminfo`), in bytes; `None` where that is not known.
+pub(crate) fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&meminfo)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Number of CPUs this process may run on.
+pub(crate) fn cpus_allowed() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The CPUs this process may run on, as a bit mask of 1024 bits.
+pub(crate) fn affinity_mask() -> [u64; 16] {
+    let mut mask = [0u64; 16];
+    #[cfg(target_os = "linux")]
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills at most its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            for cpu in 0..1024usize {
+                if libc::CPU_ISSET(cpu, &set) {
+                    mask[cpu / 64] |= 1 << (cpu % 64);
+                }
+            }
+            return mask;
+        }
+    }
+    for cpu in 0..cpus_allowed().min(1024) {
+        mask[cpu / 64] |= 1 << (cpu % 64);
+    }
+    mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mem_available() {
+        let text = "MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(20_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+        assert!(affinity_mask().iter().any(|&w| w != 0));
+    }
+}

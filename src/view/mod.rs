@@ -1,0 +1,6 @@
+//! Views: [`DirectView`] (a fixed list of engines).
+
+mod direct;
+mod gather_layout;
+
+pub use direct::DirectView;

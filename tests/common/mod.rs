@@ -1,0 +1,242 @@
+//! Multi-rank test harness: a test re-runs its own test binary under `mpiexec -n N`, on one
+//! `#[ignore]`d body test, with a deadline.
+//!
+//! - Open MPI's root and oversubscription variables are set here, so tests run as root and with
+//!   more ranks than cores.
+//! - Launches never overlap, also across test processes (an exclusive `flock` on a lock file),
+//!   because overlapping jobs on 2 cores make every timing and deadline meaningless.
+//! - A launch that outlives its deadline is killed (its whole process group) and the test fails.
+//! - `np = 1` runs the binary directly, without `mpiexec`: the one-rank mode.
+//! - `MPIEXEC` chooses the launcher (`srun` on a cluster).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a launch printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics with the whole output unless the launch succeeded.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert!(
+            self.success(),
+            "launch failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Panics unless the launch failed with `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "wrong exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Default deadline of one launch.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Sets Open MPI's variables for running here (root, oversubscription, shared memory only).
+pub fn mpi_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("RUST_BACKTRACE", "1")
+}
+
+/// Runs test `body` of this test binary on `np` ranks; panics if it fails.
+#[track_caller]
+pub fn run_body(np: usize, body: &str) -> Run {
+    let run = launch_body(np, body, &[], DEADLINE);
+    assert!(
+        run.success(),
+        "{body} on {np} ranks failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+/// Runs test `body` of this test binary on `np` ranks with extra environment variables.
+pub fn launch_body(np: usize, body: &str, env: &[(&str, &str)], deadline: Duration) -> Run {
+    let exe = std::env::current_exe().expect("test binary path");
+    let args = [
+        "--exact",
+        body,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let mut envs: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    envs.push(("MPIVIEW_TEST_BODY".into(), "1".into()));
+    launch(np, &exe, &args, &envs, deadline)
+}
+
+/// Runs `program args` on `np` ranks (`np = 1`: directly), killing it at `deadline`.
+pub fn launch(
+    np: usize,
+    program: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    deadline: Duration,
+) -> Run {
+    let _lock = LaunchLock::acquire();
+    let mut cmd = if np == 1 {
+        Command::new(program)
+    } else {
+        let launcher = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
+        let mut c = Command::new(launcher);
+        c.arg("-n").arg(np.to_string()).arg(program);
+        c
+    };
+    mpi_env(&mut cmd);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .expect("the MPI launcher runs (is Open MPI installed?)");
+    let out = reader(child.stdout.take().expect("piped"));
+    let err = reader(child.stderr.take().expect("piped"));
+    let pgid = child.id() as i32;
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait on launcher") {
+            break status.code();
+        }
+        if start.elapsed() > deadline {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            let _ = child.wait();
+            let stdout = out.join().unwrap_or_default();
+            let stderr = err.join().unwrap_or_default();
+            panic!(
+                "launch of {program:?} {args:?} on {np} ranks outlived its {deadline:?} deadline and was killed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Stray ranks of a failed job must not outlive it.
+    // SAFETY: signalling our own child's process group (it may be gone already).
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    Run {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed: start.elapsed(),
+    }
+}
+
+fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+/// An exclusive lock on a file shared by every test process of this checkout.
+struct LaunchLock(std::fs::File);
+
+impl LaunchLock {
+    fn acquire() -> LaunchLock {
+        let path = std::env::temp_dir().join("mpiview-test-launch.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .expect("lock file");
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {path:?}");
+        LaunchLock(file)
+    }
+}
+
+/// Declares a multi-rank test: module `$name` with an `#[ignore]`d `body` (the program every
+/// rank runs) and a `launches` test that runs it under `mpiexec -n N` for each N in turn.
+///
+/// ```ignore
+/// mpi_test!(push_pull, [1, 2, 3, 5], {
+///     let mut cluster = Cluster::init().unwrap();
+///     cluster.run(|client| { /* asserts */ Ok::<(), Error>(()) })
+/// });
+/// ```
+#[macro_export]
+macro_rules! mpi_test {
+    ($name:ident, [$($np:literal),*], $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            #[ignore = "a multi-rank body: its `launches` test runs it under mpiexec"]
+            fn body() {
+                $crate::common::body(|| $body)
+            }
+
+            #[test]
+            fn launches() {
+                for np in [$($np),*] {
+                    $crate::common::run_body(np, &$crate::common::body_name(module_path!()));
+                }
+            }
+        }
+    };
+}
+
+/// The libtest name of a `mpi_test!` body, from its module path (`crate::name` → `name::body`).
+pub fn body_name(module_path: &str) -> String {
+    let path = module_path
+        .split_once("::")
+        .map_or(module_path, |(_, rest)| rest);
+    format!("{path}::body")
+}
+
+/// Runs a test body (the `#[ignore]`d side): only under the harness.
+pub fn body(f: impl FnOnce() -> std::process::ExitCode) {
+    if std::env::var_os("MPIVIEW_TEST_BODY").is_none() {
+        eprintln!("this is a multi-rank test body; it runs under its launcher test");
+        return;
+    }
+    let code = f();
+    assert_eq!(
+        code,
+        std::process::ExitCode::SUCCESS,
+        "the job did not succeed"
+    );
+}
