@@ -57,4 +57,5 @@ pub use namespace::{Namespace, NamespaceError};
 pub use registry::{Context, Remote, Task};
 pub use result::{AsyncResult, EngineTiming, Many, Multiplicity, One};
 pub use targets::{EngineId, Targets};
+pub use value::{DType, Element, NamespaceValue, Value};
 pub use view::DirectView;

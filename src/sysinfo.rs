@@ -7,6 +7,18 @@ pub(crate) fn available_memory() -> Option<u64> {
     parse_mem_available(&meminfo)
 }
 
+/// Memory a result on the controller may take: [`available_memory`], lowered by
+/// `MPIVIEW_MEMORY_LIMIT` (bytes) where that is set.
+pub(crate) fn memory_for_results() -> Option<u64> {
+    let limit = std::env::var("MPIVIEW_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match (available_memory(), limit) {
+        (Some(a), Some(l)) => Some(a.min(l)),
+        (a, l) => a.or(l),
+    }
+}
+
 fn parse_mem_available(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -126,9 +126,19 @@ impl Outbox {
         }
     }
 
-    /// Encodes and sends a control message (inline, or a marker plus its body as bulk).
+    /// Encodes and sends a control message (inline, or a marker plus its body as one bulk
+    /// message; a body over 2 GiB is an error: large data belongs in arrays, which move
+    /// natively and in pieces).
     pub(crate) fn send_message<T: Serialize>(&mut self, dest: i32, msg: &T) -> Result<()> {
         let (framed, bulk) = frame(msg)?;
+        if let Some(body) = &bulk
+            && body.len() > i32::MAX as usize
+        {
+            return Err(crate::Error::Invalid(format!(
+                "a message of {} bytes is too large to send encoded; move large data as arrays",
+                body.len()
+            )));
+        }
         self.send_bytes(dest, TAG_MSG, framed);
         if let Some(body) = bulk {
             self.send_bytes(dest, TAG_BULK, body);
@@ -155,10 +165,23 @@ impl Outbox {
     }
 }
 
-/// Receives exactly `len` bytes of a bulk control body from `source`.
+/// Receives the bulk body of a control message (`len` bytes, one message) from `source`.
 pub(crate) fn recv_bulk(comm: RawComm, source: i32, len: usize, idle: &mut dyn FnMut()) -> Vec<u8> {
     let mut body = vec![0u8; len];
-    recv_slice(comm, source, TAG_BULK, &mut body, idle);
+    let mut raw = super::request::request_null();
+    // SAFETY: `body` outlives the request, which completes before this returns.
+    unsafe {
+        ffi::MPI_Irecv(
+            body.as_mut_ptr().cast(),
+            len as i32,
+            ffi::RSMPI_UINT8_T,
+            source,
+            TAG_BULK,
+            comm.0,
+            &mut raw,
+        );
+        Pending::new(raw, true).wait(idle);
+    }
     body
 }
 

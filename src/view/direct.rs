@@ -311,8 +311,10 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Concatenates the engines' values of `name` along axis 0, in target order
     /// (`dview.gather("a")`). Scalars count as one item each, so gathering per-engine sums gives
-    /// the 1-D array of sums; a single item left by [`scatter_flattened`](Self::scatter_flattened)
-    /// counts as one row.
+    /// the 1-D array of sums; a value with one dimension fewer than the others (a single row
+    /// left by [`scatter_flattened`](Self::scatter_flattened)) counts as one row. When every
+    /// engine holds such a row, nothing says they were rows: they are joined along their own
+    /// axis 0, as `numpy.concatenate` does in IPython Parallel.
     ///
     /// Errors (before any data moves, leaving the engines as they were): a name missing or of
     /// another type on some engine, pieces that do not fit together, or a result larger than
@@ -323,6 +325,7 @@ impl<M: Multiplicity> DirectView<M> {
                 .gather_shape(name, T::DTYPE)
                 .map_err(|f| Error::from(remote_error(0, "gather", f, None)))?;
             let layout = gather_layout(&[shape]).map_err(Error::Invalid)?;
+            fits_in_memory::<T>(name, &layout)?;
             let data = s.gather_data::<T>(name).into_owned();
             Ok(ArrayD::from_shape_vec(IxDyn(&layout.shape), data).expect("layout matches data"))
         });
@@ -504,7 +507,7 @@ fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
             "cannot gather `{name}`: {bytes} bytes exceed the address space"
         )));
     }
-    if let Some(available) = crate::sysinfo::available_memory()
+    if let Some(available) = crate::sysinfo::memory_for_results()
         && bytes > available as u128
     {
         return Err(Error::Invalid(format!(

@@ -240,3 +240,11 @@ pub fn body(f: impl FnOnce() -> std::process::ExitCode) {
         "the job did not succeed"
     );
 }
+
+/// Exits the process with the status of `code` (for bodies whose exit status is under test).
+pub fn exit_with(code: std::process::ExitCode) -> ! {
+    let status = (0..=255u8)
+        .find(|&k| std::process::ExitCode::from(k) == code)
+        .unwrap_or(1);
+    std::process::exit(i32::from(status))
+}

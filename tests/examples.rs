@@ -1,0 +1,82 @@
+//! The seed-lab examples at 1, 2, 3 and 5 ranks: each asserts on its own results; here their
+//! printed output is checked too.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{DEADLINE, launch};
+use mpiview::partition::block_range;
+
+/// `target/<profile>/examples/<name>`, built by `cargo test` beside the test binaries.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{path:?} is missing: `cargo test` builds examples, `cargo test --test` alone does not"
+    );
+    path
+}
+
+fn run(np: usize, name: &str) -> String {
+    let run = launch(np, &example(name), &[], &[], DEADLINE);
+    run.assert_success();
+    run.stdout
+}
+
+#[test]
+fn push_pull_prints_the_seed_values() {
+    for np in [1, 2, 3, 5] {
+        let n = (np - 1).max(1);
+        let out = run(np, "push_pull");
+        assert!(out.contains("client[0]['a'] = 10"), "{out}");
+        assert!(
+            out.contains(&format!("dview.apply(add).get() = {:?}", vec![15; n])),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("dview.apply_sync(add, 3, 6) = {:?}", vec![9; n])),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn normal_draws_print_four_draws_and_stats_per_engine() {
+    for np in [1, 2, 3, 5] {
+        let n = (np - 1).max(1);
+        let out = run(np, "normal_draws");
+        let rows = out.lines().filter(|l| l.starts_with("  [")).count();
+        assert_eq!(rows, n, "{out}");
+        for key in ["means = [", "maxs = [", "mins = ["] {
+            let line = out.lines().find(|l| l.starts_with(key)).expect(key);
+            assert_eq!(line.matches(',').count(), n - 1, "{line}");
+        }
+    }
+}
+
+#[test]
+fn scatter_gather_prints_partitions_and_sums() {
+    for np in [1, 2, 3, 5] {
+        let n = (np - 1).max(1);
+        let out = run(np, "scatter_gather");
+        for id in 0..n {
+            let part: Vec<usize> = block_range(10, n, id).collect();
+            assert!(
+                out.contains(&format!("client[{id}]['a_partition'] = {part:?}")),
+                "{out}"
+            );
+        }
+        let sums: Vec<usize> = (0..n).map(|id| block_range(10, n, id).sum()).collect();
+        assert!(
+            out.contains(&format!("dview.gather('b') = {sums:?}")),
+            "{out}"
+        );
+        assert!(out.contains("sum = 45"), "{out}");
+    }
+}

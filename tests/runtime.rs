@@ -1,0 +1,332 @@
+//! The runtime as a whole: exit statuses, failures that must not hang, start-up checks, nodes,
+//! oversubscription, payloads split into pieces, and idle ranks that do not burn a core.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DEADLINE, launch_body};
+use mpiview::{Cluster, Error};
+use ndarray::{Array1, Array2};
+
+/// CPU time this process has used.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by driver_errors_end_every_rank"]
+fn failing_driver() {
+    let cluster = Cluster::init().expect("MPI");
+    // Every rank (engines included) leaves with the driver's status.
+    common::exit_with(
+        cluster.run(|_client| -> Result<(), Error> {
+            Err(Error::usage("--n must be positive, got -3"))
+        }),
+    );
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by driver_errors_end_every_rank"]
+fn panicking_driver() {
+    let cluster = Cluster::init().expect("MPI");
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let _ = client.direct_view();
+        panic!("driver bug");
+    }));
+}
+
+#[test]
+fn driver_errors_end_every_rank() {
+    for np in [1, 2, 3, 5] {
+        let run = launch_body(np, "failing_driver", &[], DEADLINE);
+        run.assert_code(2);
+        assert_eq!(
+            run.stderr
+                .matches("error: --n must be positive, got -3")
+                .count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        let run = launch_body(np, "panicking_driver", &[], DEADLINE);
+        run.assert_code(101);
+        assert!(
+            run.stderr
+                .contains("error: the driver panicked: driver bug"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by a_failing_driver_does_not_wait_for_busy_engines"]
+fn driver_fails_while_engines_work() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let long = cluster.register("long", |secs: u64| {
+        std::thread::sleep(Duration::from_secs(secs))
+    });
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let _busy = client.direct_view().apply(&long, 120)?;
+        std::thread::sleep(Duration::from_millis(200));
+        Err(Error::Invalid("gave up".into()))
+    }));
+}
+
+#[test]
+fn a_failing_driver_does_not_wait_for_busy_engines() {
+    for np in [2, 3] {
+        let run = launch_body(
+            np,
+            "driver_fails_while_engines_work",
+            &[("MPIVIEW_SHUTDOWN_GRACE_S", "1")],
+            DEADLINE,
+        );
+        assert!(!run.success(), "{run:?}");
+        assert!(
+            run.elapsed < Duration::from_secs(30),
+            "took {:?}",
+            run.elapsed
+        );
+        assert!(run.stderr.contains("error: gave up"), "{}", run.stderr);
+        assert!(run.stderr.contains("aborting the job"), "{}", run.stderr);
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by a_dying_engine_ends_the_job"]
+fn engine_dies() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let die = cluster.register_with_context("die", |ctx, victim: usize| {
+        if ctx.engine_id() == victim {
+            std::process::abort();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        Ok(())
+    });
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        client.direct_view().apply_sync(&die, 1)?;
+        Ok(())
+    }));
+}
+
+#[test]
+fn a_dying_engine_ends_the_job() {
+    for np in [3, 5] {
+        let run = launch_body(np, "engine_dies", &[], DEADLINE);
+        assert!(!run.success(), "{run:?}");
+        assert!(
+            run.elapsed < Duration::from_secs(30),
+            "took {:?}",
+            run.elapsed
+        );
+        // Engine 1 is rank 2; the launcher names it.
+        assert!(run.stderr.contains("rank 2"), "{}", run.stderr);
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by mismatched_registrations_are_refused"]
+fn mismatched_registrations() {
+    let mut cluster = Cluster::init().expect("MPI");
+    if cluster.rank() == 2 {
+        cluster.register("extra", |x: i64| x);
+    }
+    let _f = cluster.register("f", |x: i64| x + 1);
+    common::exit_with(
+        cluster.run(|_client| -> Result<(), Error> { panic!("the driver must not run") }),
+    );
+}
+
+#[test]
+fn mismatched_registrations_are_refused() {
+    let run = launch_body(3, "mismatched_registrations", &[], DEADLINE);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("engines [1] registered different remote functions"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("must not run"));
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by nodes_come_from_shared_memory_or_the_override"]
+fn nodes_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let who = cluster.register_with_context("who", |ctx, ()| Ok(ctx.engine_id()));
+    let pretend = std::env::var("MPIVIEW_NODES").ok();
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let n = client.n_engines();
+        match pretend.as_deref() {
+            None => {
+                // One machine: one node holding every engine.
+                assert_eq!(client.nodes().len(), 1);
+                assert_eq!(client.nodes()[0].engines, client.ids());
+                assert_eq!(client.one_per_node().targets(), &[0]);
+            }
+            Some("2") => {
+                let first = mpiview::partition::block_counts(n, 2)[0];
+                assert_eq!(client.nodes().len(), 2);
+                assert_eq!(client.one_per_node().targets(), &[0, first]);
+                assert_eq!(
+                    client.node_view(1)?.targets(),
+                    (first..n).collect::<Vec<_>>().as_slice()
+                );
+                assert_eq!(
+                    client.node_view(1)?.apply_sync(&who, ())?,
+                    (first..n).collect::<Vec<_>>()
+                );
+                assert_eq!(client.engines()[n - 1].node, 1);
+                assert_eq!(client.nodes()[1].name, "node1");
+            }
+            Some("1,0,1,0") => {
+                assert_eq!(client.nodes()[0].engines, vec![0, 2]);
+                assert_eq!(client.nodes()[1].engines, vec![1, 3]);
+                assert_eq!(client.one_per_node().apply_sync(&who, ())?, vec![0, 1]);
+            }
+            Some(other) => panic!("unexpected MPIVIEW_NODES={other}"),
+        }
+        assert!(
+            client
+                .engines()
+                .iter()
+                .all(|e| e.pid > 0 && !e.host.is_empty())
+        );
+        Ok(())
+    }));
+}
+
+#[test]
+fn nodes_come_from_shared_memory_or_the_override() {
+    for np in [1, 2, 3, 5] {
+        launch_body(np, "nodes_body", &[], DEADLINE).assert_success();
+    }
+    for np in [3, 5] {
+        launch_body(np, "nodes_body", &[("MPIVIEW_NODES", "2")], DEADLINE).assert_success();
+    }
+    launch_body(5, "nodes_body", &[("MPIVIEW_NODES", "1,0,1,0")], DEADLINE).assert_success();
+    let run = launch_body(3, "nodes_body", &[("MPIVIEW_NODES", "7")], DEADLINE);
+    run.assert_code(2);
+    assert!(run.stderr.contains("MPIVIEW_NODES"), "{}", run.stderr);
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by seventeen_ranks_oversubscribed"]
+fn seventeen_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let who = cluster.register_with_context("who", |ctx, ()| Ok(ctx.engine_id()));
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        assert_eq!(client.n_engines(), 16);
+        let dview = client.direct_view();
+        assert_eq!(dview.apply_sync(&who, ())?, client.ids());
+        let a = Array1::from_iter(0..1000i64);
+        dview.scatter("a", &a)?;
+        assert_eq!(
+            dview
+                .pull::<Vec<i64>>("a")?
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            vec![
+                63, 63, 63, 63, 63, 63, 63, 63, 62, 62, 62, 62, 62, 62, 62, 62
+            ]
+        );
+        assert_eq!(dview.gather::<i64>("a")?, a.into_dyn());
+        assert_eq!(dview.map_sync(&who, vec![(); 32])?.len(), 32);
+        Ok(())
+    }));
+}
+
+#[test]
+fn seventeen_ranks_oversubscribed() {
+    launch_body(17, "seventeen_body", &[], Duration::from_secs(120)).assert_success();
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by payloads_beyond_one_message_move_in_pieces"]
+fn pieces_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let len = cluster.register("len", |v: Vec<u8>| v.len());
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        // 10_007 elements with at most 1000 per MPI call (set by the test): scatter and gather
+        // go point to point in pieces, push broadcasts in pieces, pull sends in pieces.
+        let a = Array1::from_iter((0..10_007).map(|i| i as f64 * 0.5));
+        dview.scatter("a", &a)?;
+        assert_eq!(dview.gather::<f64>("a")?, a.clone().into_dyn());
+        let m = Array2::from_shape_fn((2003, 3), |(i, j)| (i * 3 + j) as i32);
+        dview.push("m", m.clone())?;
+        assert!(dview.pull::<Array2<i32>>("m")?.iter().all(|x| *x == m));
+        // Control messages larger than the inline buffer travel as bulk.
+        let big = vec![7u8; 100_000];
+        assert_eq!(
+            dview.apply_sync(&len, big)?,
+            vec![100_000; client.n_engines()]
+        );
+        Ok(())
+    }));
+}
+
+#[test]
+fn payloads_beyond_one_message_move_in_pieces() {
+    for np in [1, 2, 3, 5] {
+        launch_body(
+            np,
+            "pieces_body",
+            &[("MPIVIEW_MAX_MESSAGE_ELEMENTS", "1000")],
+            DEADLINE,
+        )
+        .assert_success();
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by idle_ranks_do_not_burn_a_core"]
+fn idle_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let spin = cluster.register("spin", |ms: u64| {
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(ms) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        x > 0
+    });
+    let cpu = cluster.register("cpu", |()| cpu_time().as_secs_f64());
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        // The controller waits 1.5 s for busy engines: it must sleep, not spin.
+        let before = cpu_time();
+        dview.apply_sync(&spin, 1500)?;
+        let controller = cpu_time() - before;
+        assert!(
+            controller < Duration::from_millis(300),
+            "the waiting controller used {controller:?} of CPU"
+        );
+        // Engines wait 1.5 s for the next request: they must sleep too.
+        let before: Vec<f64> = dview.apply_sync(&cpu, ())?;
+        std::thread::sleep(Duration::from_millis(1500));
+        let after: Vec<f64> = dview.apply_sync(&cpu, ())?;
+        for (b, a) in before.iter().zip(&after) {
+            assert!(a - b < 0.3, "an idle engine used {:.3} s of CPU", a - b);
+        }
+        Ok(())
+    }));
+}
+
+#[test]
+fn idle_ranks_do_not_burn_a_core() {
+    for np in [2, 3] {
+        launch_body(np, "idle_body", &[], DEADLINE).assert_success();
+    }
+}
