@@ -30,6 +30,7 @@
 //! See `docs/architecture.md` for the design and `docs/ipyparallel.md` for a call-by-call map
 //! from IPython Parallel.
 
+pub mod arrays;
 pub mod partition;
 pub mod targets;
 pub mod value;
@@ -59,3 +60,8 @@ pub use result::{AsyncResult, EngineTiming, Many, Multiplicity, One};
 pub use targets::{EngineId, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};
 pub use view::DirectView;
+
+/// The README's code compiles (it is checked as a doc test).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -48,9 +48,9 @@ impl Namespace {
         self.values.insert(name.into(), value.into_value());
     }
 
-    /// Stores an untyped value.
-    pub fn set_value(&mut self, name: impl Into<String>, value: Value) {
-        self.values.insert(name.into(), value);
+    /// Stores an untyped value; returns the value it replaces.
+    pub fn set_value(&mut self, name: impl Into<String>, value: Value) -> Option<Value> {
+        self.values.insert(name.into(), value)
     }
 
     /// A copy of the value under `name`, as `T`.
@@ -163,6 +163,11 @@ impl Namespace {
     /// Removes every value.
     pub fn clear(&mut self) {
         self.values.clear();
+    }
+
+    /// Removes every value and hands them over.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Value> + '_ {
+        self.values.drain().map(|(_, v)| v)
     }
 }
 

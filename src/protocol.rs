@@ -138,14 +138,23 @@ pub(crate) enum ReplyBody {
     Failed { function: String, failure: Failure },
 }
 
-/// What an engine tells the controller at start-up.
+/// What an engine tells the controller at start-up (on `TAG_HELLO`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Hello {
     pub pid: u32,
+    /// `MPI_Get_processor_name`: ranks with the same name share a node.
     pub host: String,
-    /// World rank of the lowest rank sharing this rank's node (from `MPI_COMM_TYPE_SHARED`).
-    pub node_leader: i32,
+    /// The CPUs this rank may run on (a 1024-bit mask).
+    pub cpus: Vec<u64>,
+    /// Fingerprint of the remote-function table.
     pub registry: u64,
+}
+
+/// The controller's answer to a `Hello` (on `TAG_HELLO`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Welcome {
+    /// The engine's node holds more ranks than CPUs: waits yield the core.
+    pub oversubscribed: bool,
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.

@@ -330,3 +330,32 @@ fn idle_ranks_do_not_burn_a_core() {
         launch_body(np, "idle_body", &[], DEADLINE).assert_success();
     }
 }
+
+#[test]
+#[ignore = "a multi-rank body: launched by arrays_over_2_31_elements_move"]
+fn huge_body() {
+    let cluster = Cluster::init().expect("MPI");
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        // 2^31 + 5 bytes: counts and displacements no longer fit a C int.
+        let n = (1usize << 31) + 5;
+        let mut a = mpiview::arrays::zeros::<u8, _, _>(n);
+        let marks = [0, 1 << 20, (1 << 30) + 7, n / 2, n - 1];
+        for (k, &i) in marks.iter().enumerate() {
+            a[i] = k as u8 + 1;
+        }
+        let dview = client.direct_view();
+        dview.scatter("a", &a)?;
+        drop(a);
+        let back = dview.gather::<u8>("a")?;
+        assert_eq!(back.len(), n);
+        for (k, &i) in marks.iter().enumerate() {
+            assert_eq!(back[[i]], k as u8 + 1, "mark at {i}");
+        }
+        Ok(())
+    }));
+}
+
+#[test]
+fn arrays_over_2_31_elements_move() {
+    launch_body(3, "huge_body", &[], Duration::from_secs(180)).assert_success();
+}

@@ -4,17 +4,19 @@
 //! core from the ranks that compute. Every wait in mpiview is instead a nonblocking request
 //! tested with [`Backoff`]: spin for a short while (fast answers stay in the microseconds), then
 //! sleep in doubling steps up to a cap (an idle rank costs about 1% of a core). When this node
-//! holds more ranks than cores the spin phase is skipped, since a spinning rank would only steal
-//! the core of a rank that has work.
+//! holds more ranks than cores, the spin phase yields the core (`sched_yield`) at every test, so
+//! a waiting rank gives way to a rank that has work, the way Open MPI's `mpi_yield_when_idle`
+//! does.
 //!
 //! Settings come from the environment (read once, at start-up):
 //!
 //! | variable                | default | meaning                                   |
 //! |-------------------------|---------|-------------------------------------------|
-//! | `MPIVIEW_SPIN_US`       | 50      | spin this long before the first sleep (0 when oversubscribed) |
+//! | `MPIVIEW_SPIN_US`       | 50      | spin (or yield) this long before the first sleep |
 //! | `MPIVIEW_MAX_SLEEP_US`  | 200     | longest single sleep while waiting        |
+//! | `MPIVIEW_YIELD`         | auto    | `1`/`0`: yield the core while spinning (default: when oversubscribed) |
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How waits poll.
@@ -22,6 +24,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct PollConfig {
     pub spin: Duration,
     pub max_sleep: Duration,
+    /// Yield the core at every test of the spin phase (more ranks than cores).
+    pub yield_when_spinning: bool,
 }
 
 impl Default for PollConfig {
@@ -29,14 +33,17 @@ impl Default for PollConfig {
         PollConfig {
             spin: Duration::from_micros(50),
             max_sleep: Duration::from_micros(200),
+            yield_when_spinning: false,
         }
     }
 }
 
-static CONFIG: OnceLock<PollConfig> = OnceLock::new();
+static SPIN_NS: AtomicU64 = AtomicU64::new(50_000);
+static MAX_SLEEP_NS: AtomicU64 = AtomicU64::new(200_000);
+static YIELD: AtomicBool = AtomicBool::new(false);
 
-/// Sets the process-wide poll settings from the environment; `oversubscribed` turns spinning
-/// off unless `MPIVIEW_SPIN_US` says otherwise. Later calls are ignored.
+/// Sets the process-wide poll settings from the environment; `oversubscribed` makes the spin
+/// phase yield the core. May be called again when the node's layout becomes known.
 pub(crate) fn configure(oversubscribed: bool) {
     let env_us = |name: &str| {
         std::env::var(name)
@@ -45,19 +52,26 @@ pub(crate) fn configure(oversubscribed: bool) {
             .map(Duration::from_micros)
     };
     let default = PollConfig::default();
-    let spin = env_us("MPIVIEW_SPIN_US").unwrap_or(if oversubscribed {
-        Duration::ZERO
-    } else {
-        default.spin
-    });
+    let spin = env_us("MPIVIEW_SPIN_US").unwrap_or(default.spin);
     let max_sleep = env_us("MPIVIEW_MAX_SLEEP_US").unwrap_or(default.max_sleep);
-    let _ = CONFIG.set(PollConfig { spin, max_sleep });
+    let yield_when_spinning = match std::env::var("MPIVIEW_YIELD").ok().as_deref() {
+        Some("1") => true,
+        Some("0") => false,
+        _ => oversubscribed,
+    };
+    SPIN_NS.store(spin.as_nanos() as u64, Ordering::Relaxed);
+    MAX_SLEEP_NS.store(max_sleep.as_nanos() as u64, Ordering::Relaxed);
+    YIELD.store(yield_when_spinning, Ordering::Relaxed);
     reduce_timer_slack();
 }
 
 /// The poll settings in force.
 pub(crate) fn config() -> PollConfig {
-    *CONFIG.get_or_init(PollConfig::default)
+    PollConfig {
+        spin: Duration::from_nanos(SPIN_NS.load(Ordering::Relaxed)),
+        max_sleep: Duration::from_nanos(MAX_SLEEP_NS.load(Ordering::Relaxed)),
+        yield_when_spinning: YIELD.load(Ordering::Relaxed),
+    }
 }
 
 /// Linux rounds every sleep up by the thread's timer slack (50 µs by default); a 1 µs slack makes
@@ -92,11 +106,15 @@ impl Backoff {
         }
     }
 
-    /// Waits a little: spins while the spin budget lasts, then sleeps a doubling time up to the
-    /// cap.
+    /// Waits a little: spins (or yields) while the spin budget lasts, then sleeps a doubling
+    /// time up to the cap.
     pub(crate) fn pause(&mut self) {
         if self.start.elapsed() < self.config.spin {
-            std::hint::spin_loop();
+            if self.config.yield_when_spinning {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
             return;
         }
         std::thread::sleep(self.sleep);
@@ -119,6 +137,7 @@ mod tests {
         let mut b = Backoff::with(PollConfig {
             spin: Duration::ZERO,
             max_sleep: Duration::from_micros(8),
+            yield_when_spinning: false,
         });
         for _ in 0..6 {
             b.pause();
@@ -133,6 +152,7 @@ mod tests {
         let mut b = Backoff::with(PollConfig {
             spin: Duration::from_secs(10),
             max_sleep: Duration::from_secs(10),
+            yield_when_spinning: true,
         });
         let t = Instant::now();
         for _ in 0..1000 {

@@ -14,7 +14,6 @@ use mpi::topology::{Communicator, Group, SimpleCommunicator};
 use super::handle_simple;
 use super::state::{EngineState, failed};
 use crate::clock;
-use crate::comm::alloc::zeroed_vec;
 use crate::comm::collective::{ROOT, bcast_recv, gatherv_send, scatterv_recv};
 use crate::comm::p2p::{Mailbox, Outbox, RawComm, recv_bulk, send_slice};
 use crate::comm::poll::Backoff;
@@ -157,14 +156,14 @@ impl Server<'_> {
                                 .element_count()
                                 .expect("header checked by the controller");
                             with_dtype!(header.dtype, T => {
-                                let mut data = zeroed_vec::<T>(len);
+                                let mut data = self.state.receive_buffer::<T>(&name, len);
                                 bcast_recv(raw, &mut data);
                                 let a = ndarray::ArrayD::from_shape_vec(dims, data).expect("length matches shape");
                                 Value::Array(<T as crate::value::Element>::wrap(a))
                             })
                         }
                     };
-                    self.state.namespace.set_value(name, value);
+                    self.state.store(name, value);
                 }
                 self.reply(id, started, ReplyBody::Ack)?;
             }
@@ -192,7 +191,7 @@ impl Server<'_> {
                 let rows = rows as usize;
                 let my_rows = block_len(rows, members, me);
                 with_dtype!(dtype, T => {
-                    let mut data = zeroed_vec::<T>(my_rows * item_len);
+                    let mut data = self.state.receive_buffer::<T>(&name, my_rows * item_len);
                     scatterv_recv(raw, &mut data, rows * item_len);
                     self.state.store_partition(name, data, my_rows, &item_shape, flatten);
                 });

@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
+use super::pool::BufferPool;
 use crate::error::RemoteErrorKind;
 use crate::namespace::{Namespace, NamespaceError};
 use crate::protocol::ReplyBody;
@@ -10,11 +11,12 @@ use crate::registry::{Context, Failure, Registry};
 use crate::targets::EngineId;
 use crate::value::{ArrayValue, DType, Element, TypeSpec, Value, WireValue};
 
-/// One engine's state: its id and namespace.
+/// One engine's state: its id, namespace, and the buffers it keeps for reuse.
 pub(crate) struct EngineState {
     pub id: EngineId,
     pub n_engines: usize,
     pub namespace: Namespace,
+    pub pool: BufferPool,
 }
 
 impl EngineState {
@@ -23,6 +25,7 @@ impl EngineState {
             id,
             n_engines,
             namespace: Namespace::new(),
+            pool: BufferPool::from_env(),
         }
     }
 
@@ -79,13 +82,33 @@ impl EngineState {
 
     pub(crate) fn clear(&mut self, names: Option<&[String]>) {
         match names {
-            None => self.namespace.clear(),
+            None => {
+                let removed: Vec<Value> = self.namespace.drain().collect();
+                for v in removed {
+                    self.pool.recycle(Some(v));
+                }
+            }
             Some(names) => {
                 for n in names {
-                    self.namespace.remove(n);
+                    let old = self.namespace.remove(n);
+                    self.pool.recycle(old);
                 }
             }
         }
+    }
+
+    /// Stores `value` under `name`; a large array it replaces goes to the buffer pool.
+    pub(crate) fn store(&mut self, name: String, value: Value) {
+        let old = self.namespace.set_value(name, value);
+        self.pool.recycle(old);
+    }
+
+    /// A buffer of `n` elements for receiving a new value of `name`: the value `name` holds now
+    /// is given up first (it is about to be replaced), so its buffer can be reused.
+    pub(crate) fn receive_buffer<T: Element>(&mut self, name: &str, n: usize) -> Vec<T> {
+        let old = self.namespace.remove(name);
+        self.pool.recycle(old);
+        self.pool.take(n)
     }
 
     /// Stores a scattered partition (`rows` × item shape), flattening a single item if asked.
@@ -112,7 +135,7 @@ impl EngineState {
         } else {
             Value::Array(T::wrap(array))
         };
-        self.namespace.set_value(name, value);
+        self.store(name, value);
     }
 
     /// The shape this engine contributes to a gather of `name` as `dtype` (a scalar is a 0-d

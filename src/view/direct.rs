@@ -115,7 +115,7 @@ impl<M: Multiplicity> DirectView<M> {
     pub fn push_values(&self, values: Vec<(String, Value)>) -> Result<()> {
         let local = self.core.with_local(|s| {
             for (name, value) in &values {
-                s.namespace.set_value(name.clone(), value.clone());
+                s.store(name.clone(), value.clone());
             }
         });
         if local.is_some() {
@@ -320,17 +320,53 @@ impl<M: Multiplicity> DirectView<M> {
     /// another type on some engine, pieces that do not fit together, or a result larger than
     /// the controller's available memory.
     pub fn gather<T: Element>(&self, name: &str) -> Result<ArrayD<T>> {
-        let local = self.core.with_local(|s| -> Result<ArrayD<T>> {
+        self.gather_with(name, zeroed_vec::<T>)
+    }
+
+    /// Like [`gather`](Self::gather), but into `out`, reusing its memory when it is large
+    /// enough (the result replaces `out`, whatever its shape was). Iterative codes that gather
+    /// the same array again and again avoid a fresh allocation, and its page faults, every time.
+    /// On error `out` is left as it was.
+    pub fn gather_into<T: Element>(&self, name: &str, out: &mut ArrayD<T>) -> Result<()> {
+        let result = self.gather_with(name, |n| {
+            let old = std::mem::replace(
+                out,
+                ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty"),
+            );
+            let (mut v, offset) = old.into_raw_vec_and_offset();
+            if offset.is_some_and(|o| o != 0) || v.capacity() < n {
+                return zeroed_vec(n);
+            }
+            v.resize(n, T::default());
+            v
+        })?;
+        *out = result;
+        Ok(())
+    }
+
+    /// The gather, with `alloc(n)` giving the receive buffer once the engines' pieces are known
+    /// to fit (nothing can fail after it is called).
+    fn gather_with<T: Element>(
+        &self,
+        name: &str,
+        alloc: impl FnOnce(usize) -> Vec<T>,
+    ) -> Result<ArrayD<T>> {
+        let local = self.core.with_local(|s| -> Result<(GatherLayout, Vec<T>)> {
             let shape = s
                 .gather_shape(name, T::DTYPE)
                 .map_err(|f| Error::from(remote_error(0, "gather", f, None)))?;
             let layout = gather_layout(&[shape]).map_err(Error::Invalid)?;
             fits_in_memory::<T>(name, &layout)?;
             let data = s.gather_data::<T>(name).into_owned();
-            Ok(ArrayD::from_shape_vec(IxDyn(&layout.shape), data).expect("layout matches data"))
+            Ok((layout, data))
         });
         if let Some(result) = local {
-            return result;
+            let (layout, data) = result?;
+            let mut buf = alloc(layout.total());
+            buf.copy_from_slice(&data);
+            return Ok(
+                ArrayD::from_shape_vec(IxDyn(&layout.shape), buf).expect("layout matches data")
+            );
         }
         let (comm, raw) = self.core.view_comm(&self.targets)?;
         let slots = self
@@ -367,7 +403,7 @@ impl<M: Multiplicity> DirectView<M> {
             Ok(layout) => {
                 let total = layout.total();
                 bcast_root(raw, &[1u64, total as u64], idle);
-                let mut data = zeroed_vec::<T>(total);
+                let mut data = alloc(total);
                 gatherv_root(raw, &mut data, &layout.counts, idle);
                 self.core.take_deferred()?;
                 Ok(

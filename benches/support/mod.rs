@@ -1,0 +1,75 @@
+//! Shared pieces of the MPI benchmarks: self-launch under mpirun, medians, memory peaks.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Open MPI's variables for running as root and oversubscribed.
+pub fn mpi_env(cmd: &mut Command) {
+    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+}
+
+/// The median of some durations.
+pub fn median(mut xs: Vec<Duration>) -> Duration {
+    assert!(!xs.is_empty());
+    xs.sort();
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2
+    }
+}
+
+/// Times `reps` batches of `per_batch` calls of `f`; the median time of one call.
+pub fn per_call(reps: usize, per_batch: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..per_batch.min(100) {
+        f();
+    }
+    let samples = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_batch {
+                f();
+            }
+            t.elapsed() / per_batch as u32
+        })
+        .collect();
+    median(samples)
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+pub fn peak_rss() -> u64 {
+    status_kib("VmHWM:") * 1024
+}
+
+/// Current resident memory (VmRSS), in bytes.
+pub fn rss() -> u64 {
+    status_kib("VmRSS:") * 1024
+}
+
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the peak resident memory to the current one (Linux `clear_refs` 5).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

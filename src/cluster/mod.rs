@@ -1,0 +1,166 @@
+//! [`Cluster`]: MPI init, the function table, and the role split of [`Cluster::run`].
+//!
+//! [`startup`] greets the engines and finds the nodes, [`controller`] runs the driver and stops
+//! the engines, [`engine`] serves.
+
+mod controller;
+mod engine;
+mod startup;
+
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use mpi::environment::Universe;
+use mpi::topology::{Communicator, SimpleCommunicator};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::client::Client;
+use crate::comm::collective::ROOT;
+use crate::error::{BoxError, Error, Result};
+use crate::exit::DriverExit;
+use crate::registry::{Context, Registry, Remote, Task};
+
+/// One rank of an mpiview job. Every rank creates one with [`Cluster::init`], registers the same
+/// functions in the same order, then calls [`Cluster::run`]: rank 0 runs the driver, the other
+/// ranks serve as engines until it returns.
+///
+/// ```no_run
+/// use mpiview::{Cluster, Result};
+///
+/// fn main() -> std::process::ExitCode {
+///     let mut cluster = Cluster::init().expect("MPI starts");    // every rank
+///     let add = cluster.register("add", |(a, b): (i64, i64)| a + b); // every rank, same order
+///     cluster.run(|client| -> Result<()> {                       // rank 0 runs this
+///         let sums: Vec<i64> = client.direct_view().apply_sync(&add, (3, 6))?;
+///         println!("{sums:?}");
+///         Ok(())
+///     })
+/// }
+/// ```
+pub struct Cluster {
+    registry: Registry,
+    world: SimpleCommunicator,
+    // Dropped last: finalizes MPI.
+    _universe: Universe,
+}
+
+impl Cluster {
+    /// Initialises MPI (thread level `Funneled`: mpiview calls MPI from the main thread only)
+    /// and returns this rank's handle.
+    ///
+    /// **Every rank** must call it, once. Errors if MPI was already initialised in this process.
+    pub fn init() -> Result<Cluster> {
+        startup::leave_yielding_to_mpiview();
+        let (universe, _level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+            .ok_or_else(|| Error::Runtime("MPI is already initialised in this process".into()))?;
+        let world = universe.world();
+        Ok(Cluster {
+            registry: Registry::default(),
+            world,
+            _universe: universe,
+        })
+    }
+
+    /// This rank (0 is the controller).
+    pub fn rank(&self) -> i32 {
+        self.world.rank()
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> i32 {
+        self.world.size()
+    }
+
+    /// Whether this rank runs the driver.
+    pub fn is_controller(&self) -> bool {
+        self.rank() == ROOT
+    }
+
+    /// Number of engines the job has: ranks minus one, or one in-process engine for a one-rank
+    /// run.
+    pub fn n_engines(&self) -> usize {
+        (self.size() as usize - 1).max(1)
+    }
+
+    /// `MPI_COMM_WORLD`, for code that uses MPI directly beside mpiview (before
+    /// [`run`](Self::run), or inside remote functions on engines: not both sides at once).
+    pub fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+
+    /// Registers `f` as a remote function named `name`; returns its handle.
+    ///
+    /// **Every rank** must register the same functions in the same order (the controller checks
+    /// at start-up and refuses to run otherwise). Arguments and results travel encoded with
+    /// postcard, so `A` and `R` are serde types; several arguments are a tuple. A panic in `f`
+    /// comes back to the driver as an error naming the engine; the engine keeps serving.
+    pub fn register<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(A) -> R + 'static,
+    {
+        self.registry.register(name, f)
+    }
+
+    /// Registers a fallible function that also reads and writes the engine's namespace through
+    /// its [`Context`]. Same rules as [`register`](Self::register); an `Err` comes back to the
+    /// driver as a remote error naming the engine and `name`.
+    pub fn register_with_context<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(&mut Context<'_>, A) -> std::result::Result<R, BoxError> + 'static,
+    {
+        self.registry.register_with_context(name, f)
+    }
+
+    /// Registers a task for [`DirectView::execute`](crate::DirectView::execute): code that works
+    /// on the engine's namespace (`b = a_partition.sum()`). Same rules as
+    /// [`register`](Self::register).
+    pub fn register_task<F>(&mut self, name: &str, f: F) -> Task
+    where
+        F: Fn(&mut Context<'_>) -> std::result::Result<(), BoxError> + 'static,
+    {
+        self.registry.register_task(name, f)
+    }
+
+    /// Runs the job. **Every rank** calls it: rank 0 runs `driver` with a [`Client`]; ranks
+    /// 1..N-1 serve as engines until the driver returns. Then every rank finalises MPI and
+    /// returns the driver's exit status (return it from `main`). Code after `run` runs on every
+    /// rank.
+    ///
+    /// A driver that fails or panics makes every rank exit non-zero: the engines are told to
+    /// stop, and if one is still busy after a grace period (3 s, `MPIVIEW_SHUTDOWN_GRACE_S`) the
+    /// job is aborted with `MPI_Abort`. With one rank (no `mpirun`) the driver gets one
+    /// in-process engine.
+    pub fn run<F, T>(self, driver: F) -> ExitCode
+    where
+        F: FnOnce(&Client) -> T,
+        T: DriverExit,
+    {
+        let Cluster {
+            registry,
+            world,
+            _universe,
+        } = self;
+        let registry = Rc::new(registry);
+        let code = if world.size() == 1 {
+            controller::run_local(registry, driver)
+        } else {
+            // Control messages and communicator creation get communicators of their own:
+            // MPI_Comm_create_group talks point-to-point on its parent with the tag it is given,
+            // which must never meet the control receives that are always posted.
+            let ctrl = startup::duplicate(&world);
+            let factory = startup::duplicate(&world);
+            if world.rank() == ROOT {
+                controller::run_controller(&world, ctrl, factory, registry, driver)
+            } else {
+                engine::run_engine(&world, ctrl, factory, &registry)
+            }
+        };
+        drop(world);
+        drop(_universe);
+        ExitCode::from(code)
+    }
+}
