@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_NO_BUILD=1 bash scripts/setup.sh
+# The example binaries the tests launch (`cargo test --all-targets` builds examples only as test
+# harnesses).
+cargo build --examples
 cargo test --all-targets
 cargo test --doc

@@ -35,6 +35,7 @@ pub mod partition;
 pub mod targets;
 pub mod value;
 
+mod balance;
 mod client;
 mod clock;
 mod cluster;
@@ -56,10 +57,13 @@ pub use error::{BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Res
 pub use exit::{DriverExit, Outcome};
 pub use namespace::{Namespace, NamespaceError};
 pub use registry::{Context, Remote, Task};
-pub use result::{AsyncResult, EngineTiming, Many, Multiplicity, One};
+pub use result::{
+    AsyncResult, EngineTiming, Many, MapIter, MapResult, Multiplicity, One, ShowProgress,
+    TaskResult, TaskTiming,
+};
 pub use targets::{EngineId, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};
-pub use view::DirectView;
+pub use view::{DirectView, LoadBalancedView};
 
 /// The README's code compiles (it is checked as a doc test).
 #[doc = include_str!("../README.md")]

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::Result;
-use crate::registry::Failure;
+use crate::registry::{Failure, Mapped};
 use crate::value::{DType, TypeSpec, WireValue};
 
 /// Control messages.
@@ -128,8 +128,8 @@ pub(crate) enum ReplyBody {
     Ack,
     /// An encoded result.
     Value(Vec<u8>),
-    /// Encoded per-item outcomes of a `Map`.
-    Items(Vec<u8>),
+    /// A `Map` chunk's values and failures.
+    Mapped(Mapped),
     /// Pulled values, each one or its failure.
     Pulled(Vec<std::result::Result<WireValue, Failure>>),
     /// The shape this engine contributes to a gather, or why it cannot.

@@ -137,15 +137,41 @@ impl Failure {
     }
 }
 
-/// The outcome of one item of a mapped chunk, as it travels back.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) enum ItemOutcome<R> {
-    Ok(R),
-    Err(Failure),
+/// What a mapped chunk gives back: the encoded `Vec<R>` of the items that succeeded, in order,
+/// and the failures by position in the chunk. Failures travel apart from values so that the
+/// controller can retry or report them without knowing `R`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Mapped {
+    pub values: Vec<u8>,
+    pub failures: Vec<(u32, Failure)>,
 }
 
 type CallFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, Failure>;
-type MapFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, Failure>;
+type MapFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Mapped, Failure>;
+
+/// Calls `f` on every item of an encoded `Vec<A>`; successes and failures apart.
+fn map_items<A, R>(
+    items: &[u8],
+    mut f: impl FnMut(A) -> Result<R, Failure>,
+) -> Result<Mapped, Failure>
+where
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
+    let mut values = Vec::with_capacity(items.len());
+    let mut failures = Vec::new();
+    for (i, a) in items.into_iter().enumerate() {
+        match f(a) {
+            Ok(r) => values.push(r),
+            Err(failure) => failures.push((i as u32, failure)),
+        }
+    }
+    Ok(Mapped {
+        values: postcard::to_stdvec(&values).map_err(Failure::bad_payload)?,
+        failures,
+    })
+}
 
 struct Entry {
     name: String,
@@ -193,15 +219,9 @@ impl Registry {
             postcard::to_stdvec(&r).map_err(Failure::bad_payload)
         });
         let map = Box::new(move |_: &mut Context<'_>, items: &[u8]| {
-            let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
-            let outcomes: Vec<ItemOutcome<R>> = items
-                .into_iter()
-                .map(|a| match call_catching(|| g(a)) {
-                    Ok(r) => ItemOutcome::Ok(r),
-                    Err(msg) => ItemOutcome::Err(Failure::panicked(msg)),
-                })
-                .collect();
-            postcard::to_stdvec(&outcomes).map_err(Failure::bad_payload)
+            map_items(items, |a: A| {
+                call_catching(|| g(a)).map_err(Failure::panicked)
+            })
         });
         Remote {
             index: self.push(name, signature::<A, R>("fn"), call, Some(map)),
@@ -226,16 +246,11 @@ impl Registry {
             postcard::to_stdvec(&r).map_err(Failure::bad_payload)
         });
         let map = Box::new(move |ctx: &mut Context<'_>, items: &[u8]| {
-            let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
-            let outcomes: Vec<ItemOutcome<R>> = items
-                .into_iter()
-                .map(|a| match call_catching(|| g(ctx, a)) {
-                    Ok(Ok(r)) => ItemOutcome::Ok(r),
-                    Ok(Err(e)) => ItemOutcome::Err(Failure::from_box(e)),
-                    Err(msg) => ItemOutcome::Err(Failure::panicked(msg)),
-                })
-                .collect();
-            postcard::to_stdvec(&outcomes).map_err(Failure::bad_payload)
+            map_items(items, |a: A| match call_catching(|| g(ctx, a)) {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(e)) => Err(Failure::from_box(e)),
+                Err(msg) => Err(Failure::panicked(msg)),
+            })
         });
         Remote {
             index: self.push(name, signature::<A, R>("ctx"), call, Some(map)),
@@ -269,13 +284,13 @@ impl Registry {
         (self.entry(index)?.call)(ctx, args)
     }
 
-    /// Runs function `index` over an encoded `Vec` of arguments; encoded per-item outcomes.
+    /// Runs function `index` over an encoded `Vec` of arguments.
     pub(crate) fn map(
         &self,
         index: u32,
         ctx: &mut Context<'_>,
         items: &[u8],
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Mapped, Failure> {
         let entry = self.entry(index)?;
         let map = entry.map.as_ref().ok_or_else(|| {
             Failure::bad_payload(format!("`{}` is a task and cannot be mapped", entry.name))
@@ -386,17 +401,18 @@ mod tests {
         let inv = reg.register("inv", |x: i64| 100 / x);
         let mut ns = Namespace::new();
         let mut ctx = Context::new(0, 1, &mut ns);
-        let bytes = reg
+        let mapped = reg
             .map(
                 inv.index(),
                 &mut ctx,
                 &postcard::to_stdvec(&vec![1i64, 0, 4]).unwrap(),
             )
             .unwrap();
-        let out: Vec<ItemOutcome<i64>> = postcard::from_bytes(&bytes).unwrap();
-        assert!(matches!(out[0], ItemOutcome::Ok(100)));
-        assert!(matches!(&out[1], ItemOutcome::Err(f) if f.kind == RemoteErrorKind::Panicked));
-        assert!(matches!(out[2], ItemOutcome::Ok(25)));
+        let values: Vec<i64> = postcard::from_bytes(&mapped.values).unwrap();
+        assert_eq!(values, vec![100, 25]);
+        assert_eq!(mapped.failures.len(), 1);
+        assert_eq!(mapped.failures[0].0, 1);
+        assert_eq!(mapped.failures[0].1.kind, RemoteErrorKind::Panicked);
     }
 
     #[test]

@@ -80,3 +80,24 @@ fn scatter_gather_prints_partitions_and_sums() {
         assert!(out.contains("sum = 45"), "{out}");
     }
 }
+
+#[test]
+fn random_number_prints_every_task_as_it_arrives() {
+    for np in [1, 2, 3, 5] {
+        let out = run(np, "random_number");
+        assert!(out.contains("bview.apply(random_number, 1) = ("), "{out}");
+        let tasks: Vec<&str> = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with("task "))
+            .collect();
+        assert_eq!(tasks.len(), 10, "{out}");
+        for i in 0..10 {
+            assert!(
+                tasks
+                    .iter()
+                    .any(|l| l.trim_start().starts_with(&format!("task {i}:"))),
+                "{out}"
+            );
+        }
+    }
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::link::{Body, Delivery, Link};
 use super::nodes::{EngineInfo, Node};
+use crate::balance::Balancer;
 use crate::comm::p2p::RawComm;
 use crate::comm::poll::Backoff;
 use crate::error::{Error, RemoteError, Result};
@@ -67,6 +68,10 @@ pub(crate) struct Core {
     /// An error met while pumping inside a wait that could not return it.
     deferred: RefCell<Option<Error>>,
     pumping: Cell<bool>,
+    /// The load-balanced task stream.
+    pub(crate) balancer: RefCell<Balancer>,
+    /// A chunk finished since the last dispatch.
+    pub(crate) dispatch_pending: Cell<bool>,
 }
 
 impl Core {
@@ -76,7 +81,10 @@ impl Core {
         registry: Rc<Registry>,
         link: Link,
     ) -> Core {
+        let n_engines = engines.len();
         Core {
+            balancer: RefCell::new(Balancer::new(n_engines)),
+            dispatch_pending: Cell::new(false),
             engines,
             nodes,
             registry,
@@ -121,21 +129,6 @@ impl Core {
         Ok(())
     }
 
-    /// Sends each target its own request (all with id `id`) and tracks the replies.
-    pub(crate) fn submit_each(
-        &self,
-        targets: Rc<[EngineId]>,
-        id: RequestId,
-        request: impl Fn(usize) -> Result<Request>,
-    ) -> Result<()> {
-        self.track(&targets, id);
-        for (pos, &engine) in targets.iter().enumerate() {
-            let r = request(pos)?;
-            self.link.borrow_mut().send(&self.registry, engine, &r)?;
-        }
-        Ok(())
-    }
-
     fn track(&self, targets: &Rc<[EngineId]>, id: RequestId) {
         self.state.borrow_mut().requests.insert(
             id,
@@ -153,9 +146,15 @@ impl Core {
     pub(crate) fn pump(&self) -> Result<bool> {
         let delivery = self.link.borrow_mut().poll()?;
         let Some(delivery) = delivery else {
+            if self.dispatch_pending.replace(false) {
+                self.dispatch()?;
+            }
             return Ok(false);
         };
         self.file(delivery);
+        if self.dispatch_pending.replace(false) {
+            self.dispatch()?;
+        }
         Ok(true)
     }
 
@@ -165,8 +164,11 @@ impl Core {
             state.byes += 1;
             return;
         }
-        // A reply nobody waits for any more (its result was dropped and forgotten) is discarded.
         let Some(t) = state.requests.get_mut(&d.id) else {
+            drop(state);
+            // A chunk of a map; anything else is a reply nobody waits for any more (its result
+            // was dropped and forgotten), and is discarded.
+            let _ = self.file_task(d);
             return;
         };
         if let Some(pos) = t.position(d.engine) {

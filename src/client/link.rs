@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{
     CommId, Frame, Reply, ReplyBody, Request, RequestId, TAG_DATA, TAG_MSG, decode, unframe,
 };
-use crate::registry::{Failure, Registry};
+use crate::registry::{Failure, Mapped, Registry};
 use crate::targets::EngineId;
 use crate::value::{Element, Value, WireValue};
 use crate::with_dtype;
@@ -33,7 +33,7 @@ pub(crate) struct Delivery {
 pub(crate) enum Body {
     Ack,
     Value(Vec<u8>),
-    Items(Vec<u8>),
+    Mapped(Mapped),
     Pulled(Vec<Result<Value, Failure>>),
     Shape(Result<Vec<u64>, Failure>),
     Failed { function: String, failure: Failure },
@@ -135,7 +135,7 @@ impl Body {
         match body {
             ReplyBody::Ack => Body::Ack,
             ReplyBody::Value(v) => Body::Value(v),
-            ReplyBody::Items(v) => Body::Items(v),
+            ReplyBody::Mapped(m) => Body::Mapped(m),
             ReplyBody::Shape(s) => Body::Shape(s),
             ReplyBody::Failed { function, failure } => Body::Failed { function, failure },
             ReplyBody::Pulled(_) => unreachable!("pulled values need their data received"),

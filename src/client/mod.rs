@@ -9,7 +9,7 @@ use std::rc::Rc;
 use crate::error::{Error, Result};
 use crate::result::One;
 use crate::targets::{EngineId, Targets};
-use crate::view::DirectView;
+use crate::view::{DirectView, LoadBalancedView};
 use core::Core;
 pub use nodes::{EngineInfo, Node};
 
@@ -97,6 +97,17 @@ impl Client {
     pub fn one_per_node(&self) -> DirectView {
         let ids = self.core.nodes.iter().map(|n| n.engines[0]).collect();
         DirectView::new(self.core.clone(), ids)
+    }
+
+    /// A load-balanced view of every engine (`client.load_balanced_view()`).
+    pub fn load_balanced_view(&self) -> LoadBalancedView {
+        LoadBalancedView::new(self.core.clone(), self.ids())
+    }
+
+    /// A load-balanced view of the engines `targets` selects.
+    pub fn load_balanced_view_of(&self, targets: impl Into<Targets>) -> Result<LoadBalancedView> {
+        let ids = targets.into().resolve(self.n_engines())?;
+        Ok(LoadBalancedView::new(self.core.clone(), ids))
     }
 
     /// A view of the engines on node `node` (an index into [`nodes`](Self::nodes)).

@@ -49,7 +49,7 @@ impl EngineState {
 
     pub(crate) fn map(&mut self, registry: &Registry, func: u32, items: &[u8]) -> ReplyBody {
         match registry.map(func, &mut self.context(), items) {
-            Ok(bytes) => ReplyBody::Items(bytes),
+            Ok(mapped) => ReplyBody::Mapped(mapped),
             Err(failure) => failed(registry.name(func), failure),
         }
     }

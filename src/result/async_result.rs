@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::multiplicity::{Many, Multiplicity};
-use super::progress::Progress;
+use super::progress::{Progress, ShowProgress};
 use super::timing::{EngineTiming, serial_time, wall_time};
 use crate::client::core::{Core, Slot, remote_error};
 use crate::client::link::Body;
@@ -107,7 +107,7 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     /// [`wait`](Self::wait) with no limit.
     pub fn wait_interactive(&self) -> Result<()> {
         let total = self.targets.len() as u64;
-        let progress = Progress::new(total, "engines", true);
+        let progress = Progress::new(Some(total), "engines", ShowProgress::Always);
         self.core.wait_until(
             |core| {
                 let (done, all) =

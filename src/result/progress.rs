@@ -11,10 +11,22 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How often the plain-text form writes a line.
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
+/// Whether to show progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShowProgress {
+    /// A bar when stderr is a terminal (the default).
+    #[default]
+    Auto,
+    /// Always: a bar on a terminal, a line every few seconds otherwise (batch logs).
+    Always,
+    /// Never.
+    Never,
+}
+
 /// A progress display: done / total, rate and ETA.
 pub(crate) struct Progress {
     kind: Kind,
-    total: u64,
+    total: Option<u64>,
     unit: &'static str,
     start: Instant,
     last_line: Cell<Instant>,
@@ -28,19 +40,26 @@ enum Kind {
 }
 
 impl Progress {
-    /// A display of `total` `unit`s; `force` shows it even when stderr is not a terminal.
-    pub(crate) fn new(total: u64, unit: &'static str, force: bool) -> Progress {
-        let kind = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let template = format!(
-                "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
-            );
-            bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
-            Kind::Bar(bar)
-        } else if force {
-            Kind::Lines
-        } else {
-            Kind::Hidden
+    /// A display of `total` `unit`s (unknown for an endless stream).
+    pub(crate) fn new(total: Option<u64>, unit: &'static str, show: ShowProgress) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let kind = match show {
+            ShowProgress::Never => Kind::Hidden,
+            _ if terminal => {
+                let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+                let template = match total {
+                    Some(_) => format!(
+                        "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
+                    ),
+                    None => format!(
+                        "{{spinner}} {{pos}} {unit} {{per_sec}} elapsed {{elapsed_precise}}"
+                    ),
+                };
+                bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+                Kind::Bar(bar)
+            }
+            ShowProgress::Always => Kind::Lines,
+            ShowProgress::Auto => Kind::Hidden,
         };
         let now = Instant::now();
         Progress {
@@ -72,17 +91,26 @@ impl Progress {
         let done = self.done.get();
         let secs = self.start.elapsed().as_secs_f64();
         let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-        let eta = if rate > 0.0 {
-            format!("{:.1}s", (self.total.saturating_sub(done)) as f64 / rate)
-        } else {
-            "?".into()
+        let mut err = std::io::stderr();
+        let _ = match self.total {
+            Some(total) => {
+                let eta = if rate > 0.0 {
+                    format!("{:.1}s", (total.saturating_sub(done)) as f64 / rate)
+                } else {
+                    "?".into()
+                };
+                writeln!(
+                    err,
+                    "progress: {done}/{total} {} ({rate:.1}/s, ETA {eta}, elapsed {secs:.1}s)",
+                    self.unit
+                )
+            }
+            None => writeln!(
+                err,
+                "progress: {done} {} ({rate:.1}/s, elapsed {secs:.1}s)",
+                self.unit
+            ),
         };
-        let _ = writeln!(
-            std::io::stderr(),
-            "progress: {done}/{} {} ({rate:.1}/s, ETA {eta}, elapsed {secs:.1}s)",
-            self.total,
-            self.unit
-        );
     }
 
     /// Marks the display done.

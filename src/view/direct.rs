@@ -1,5 +1,6 @@
 //! [`DirectView`]: requests to a fixed list of engines.
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -7,16 +8,21 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::gather_layout::{GatherLayout, gather_layout};
+use crate::balance::chunking::Chunking;
+use crate::balance::job::{MapJob, MapSpec};
+use crate::balance::source::IterSource;
 use crate::client::core::{Core, failures, remote_error};
 use crate::client::link::Body;
 use crate::comm::alloc::zeroed_vec;
 use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
 use crate::comm::p2p::RawComm;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
-use crate::partition::{block_counts, block_range};
+use crate::partition::block_counts;
 use crate::protocol::Request;
-use crate::registry::{ItemOutcome, Remote, Task};
-use crate::result::{AsyncResult, Many, Multiplicity, decode_ack, decode_value};
+use crate::registry::{Remote, Task};
+use crate::result::{
+    AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_value,
+};
 use crate::targets::EngineId;
 use crate::value::{ArrayValue, Element, NamespaceValue, TypeSpec, Value};
 
@@ -481,57 +487,51 @@ impl<M: Multiplicity> DirectView<M> {
         self.execute(task)?.get().map(|_| ())
     }
 
-    /// Maps `f` over `items`: one block per engine by the block rule, in target order; the
-    /// results come back in input order. A failing item is a remote error naming the engine and
-    /// the item's index; all failures come back together.
-    pub fn map_sync<A: Serialize, R: DeserializeOwned>(
+    /// Maps `f` over `items` without waiting: one block per engine by the block rule, in target
+    /// order (10 items over 4 engines: 3, 3, 2, 2); results come back in input order in a
+    /// [`MapResult`]. A failing item is a remote error naming the engine and the item's index.
+    pub fn map<A, R>(
         &self,
         f: &Remote<A, R>,
         items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>> {
+    ) -> Result<MapResult<R>>
+    where
+        A: Serialize + 'static,
+        R: DeserializeOwned + 'static,
+    {
         let items: Vec<A> = items.into_iter().collect();
-        let n = items.len();
-        let engines = self.targets.len();
-        let id = self.core.next_id();
-        self.core.submit_each(self.targets.clone(), id, |pos| {
-            Ok(Request::Map {
-                id,
-                func: f.index(),
-                items: postcard::to_stdvec(&items[block_range(n, engines, pos)])?,
-            })
-        })?;
-        drop(items);
-        self.core.wait_for(id, None)?;
-        let slots = self.core.take(id).slots;
-        let name = self.core.registry.name(f.index()).to_string();
-        let mut results = Vec::with_capacity(n);
-        let mut errors = Vec::new();
-        for (pos, slot) in slots.into_iter().enumerate() {
-            let engine = self.targets[pos];
-            let offset = block_range(n, engines, pos).start as u64;
-            match slot.expect("complete").body {
-                Body::Items(bytes) => {
-                    let outcomes: Vec<ItemOutcome<R>> = postcard::from_bytes(&bytes)?;
-                    for (i, o) in outcomes.into_iter().enumerate() {
-                        match o {
-                            ItemOutcome::Ok(r) => results.push(r),
-                            ItemOutcome::Err(f) => {
-                                errors.push(remote_error(engine, &name, f, Some(offset + i as u64)))
-                            }
-                        }
-                    }
-                }
-                Body::Failed { function, failure } => {
-                    errors.push(remote_error(engine, &function, failure, None))
-                }
-                _ => return Err(Error::Runtime("unexpected reply to a map".into())),
-            }
-        }
-        if errors.is_empty() {
-            Ok(results)
-        } else {
-            Err(errors.into())
-        }
+        let spec = MapSpec {
+            func: f.index(),
+            name: self.core.registry.name(f.index()).to_string(),
+            targets: self.targets.clone(),
+            total: Some(items.len()),
+            retries: 0,
+            max_outstanding: None,
+            unordered: false,
+            pinned: true,
+        };
+        let source = Box::new(IterSource::new(items.into_iter(), false));
+        let job = Rc::new(RefCell::new(MapJob::<R>::new(spec, Chunking::Auto, source)));
+        self.core.add_job(job.clone())?;
+        Ok(MapResult::new(
+            self.core.clone(),
+            job,
+            true,
+            ShowProgress::Auto,
+        ))
+    }
+
+    /// Maps and waits: the results in input order, or every failure together.
+    pub fn map_sync<A, R>(
+        &self,
+        f: &Remote<A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize + 'static,
+        R: DeserializeOwned + 'static,
+    {
+        self.map(f, items)?.into_vec()
     }
 }
 
