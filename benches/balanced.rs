@@ -21,7 +21,7 @@ use clap::{Parser, ValueEnum};
 use mpi::traits::*;
 use mpiview::{Cluster, Result};
 use serde_json::{Value as Json, json};
-use support::{median, now_epoch, rss};
+use support::{median, rss};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Role {
@@ -113,7 +113,7 @@ fn launcher(args: &Args) -> ExitCode {
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     let report = json!({
-        "date": now_epoch(),
+        "date": support::today(),
         "ranks": args.np,
         "engines": args.np - 1,
         "rounds": args.rounds,

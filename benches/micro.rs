@@ -144,7 +144,7 @@ fn launcher(args: &Args) -> ExitCode {
     };
     let last = ours.last().expect("one round at least");
     let report = json!({
-        "date": std::process::Command::new("date").arg("-I").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        "date": support::today(),
         "ranks": args.np,
         "engines": args.np - 1,
         "elements": args.elements,

@@ -338,3 +338,36 @@ mpi_test!(imap_over_an_endless_iterator_stops_early, [1, 2, 3, 5], {
         Ok(())
     })
 });
+
+#[test]
+#[ignore = "a multi-rank body: launched by progress_is_reported_when_asked"]
+fn progress_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let square = cluster.register("square", |x: u64| x * x);
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let lview = client
+            .load_balanced_view()
+            .progress(mpiview::ShowProgress::Always);
+        assert_eq!(lview.map(&square, 0..20u64)?.get()?.len(), 20);
+        let quiet = client
+            .load_balanced_view()
+            .progress(mpiview::ShowProgress::Never);
+        assert_eq!(quiet.map(&square, 0..30u64)?.get()?.len(), 30);
+        Ok(())
+    }));
+}
+
+#[test]
+fn progress_is_reported_when_asked() {
+    for np in [1, 3] {
+        let run = common::launch_body(np, "progress_body", &[], common::DEADLINE);
+        run.assert_success();
+        // stderr is a pipe here: a bar that was asked for prints plain progress lines.
+        assert!(
+            run.stderr.contains("progress: 20/20 items"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("/30 items"), "{}", run.stderr);
+    }
+}

@@ -73,3 +73,12 @@ pub fn now_epoch() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// Today's date (`date -I`).
+pub fn today() -> String {
+    Command::new("date")
+        .arg("-I")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}

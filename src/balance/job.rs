@@ -126,7 +126,10 @@ impl<R: DeserializeOwned> MapJob<R> {
         source: Box<dyn ChunkSource>,
     ) -> Self {
         let plan = ChunkPlan::new(chunking, spec.total);
-        let store = Store::new(spec.unordered);
+        let mut store = Store::new(spec.unordered);
+        if let Some(n) = spec.total {
+            store.reserve(n);
+        }
         MapJob {
             spec,
             plan,
@@ -291,11 +294,14 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
         if self.spec.pinned && attempt == 0 {
             self.pinned_next += 1;
         }
-        let bytes = encoded.bytes.clone();
         let count = encoded.count;
-        if self.spec.retries > 0 {
+        let bytes = if self.spec.retries > 0 {
+            let bytes = encoded.bytes.clone();
             self.kept.insert((first, attempt), encoded);
-        }
+            bytes
+        } else {
+            encoded.bytes
+        };
         Outgoing {
             first,
             count,

@@ -45,6 +45,11 @@ impl<R> Store<R> {
         }
     }
 
+    /// Makes room for `n` items up front (a map of known length).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+    }
+
     /// Adds `count` pending items (a chunk was sent).
     pub(crate) fn add(&mut self, count: usize) {
         self.slots.extend((0..count).map(|_| Slot::Pending));
@@ -153,6 +158,28 @@ impl<R> Store<R> {
                 _ => unreachable!("values() on an incomplete or consumed map"),
             })
             .collect())
+    }
+
+    /// Takes every item out at once, in input order: the values, and the failures (every item
+    /// must be final).
+    pub(crate) fn take_all(&mut self) -> (Vec<R>, Vec<RemoteError>) {
+        let mut values = Vec::with_capacity(self.slots.len());
+        let base = self.base;
+        for (k, slot) in self.slots.iter_mut().enumerate() {
+            match std::mem::replace(slot, Slot::Taken) {
+                Slot::Ready(v) => values.push(v),
+                Slot::Failed => {}
+                Slot::Pending | Slot::Taken => unreachable!(
+                    "take_all() on an incomplete or consumed map (item {})",
+                    base + k as u64
+                ),
+            }
+        }
+        self.base += self.slots.len() as u64;
+        self.slots.clear();
+        self.arrivals.clear();
+        let errors = std::mem::take(&mut self.errors).into_values().collect();
+        (values, errors)
     }
 
     /// Whether anything was taken out already.

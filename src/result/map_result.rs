@@ -209,15 +209,7 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
         self.wait(None)?;
         self.check_unread()?;
         let mut j = self.job.borrow_mut();
-        let n = j.store.added;
-        let mut values = Vec::with_capacity(n as usize);
-        let mut errors = Vec::new();
-        for i in 0..n {
-            match j.store.take(i) {
-                Ok(v) => values.push(v),
-                Err(e) => errors.push(e),
-            }
-        }
+        let (values, errors) = j.store.take_all();
         if !errors.is_empty() {
             return Err(errors.into());
         }

@@ -177,6 +177,8 @@ impl LoadBalancedView {
         A: Serialize + 'static,
         R: DeserializeOwned + 'static,
     {
+        // The inputs are taken over (they may borrow from the caller), then encoded chunk by
+        // chunk as engines have room; `imap` streams from the iterator instead.
         let items: Vec<A> = items.into_iter().collect();
         let n = items.len();
         self.start(f, items.into_iter(), Some(n), None)
