@@ -165,6 +165,9 @@ fn launcher(args: &Args) -> ExitCode {
         "controller_extra_mb_during_scatter": last["controller_extra_mb_during_scatter"],
         "engine_peak_growth_mb_during_scatter": last["engine_peak_growth_mb_during_scatter"],
         "engine_partition_mb": last["engine_partition_mb"],
+        "idle_controller_cpu_s": med(&ours, "idle_controller_cpu_s"),
+        "busy_engines_cpu_s": last["busy_engines_cpu_s"],
+        "busy_wall_s": med(&ours, "busy_wall_s"),
         "startup_s": med_f(startup_ours),
         "raw_startup_s": med_f(startup_raw),
     });
@@ -232,6 +235,21 @@ fn launcher(args: &Args) -> ExitCode {
         f("controller_extra_mb_during_scatter"),
         growth.join(", "),
         f("engine_partition_mb")
+    );
+    let busy: Vec<String> = report["busy_engines_cpu_s"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Json::as_f64)
+                .map(|x| format!("{x:.2}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "engines computing 1 s ({:.2} s wall): the waiting controller used {:.3} s of CPU, the engines [{}] s",
+        f("busy_wall_s"),
+        f("idle_controller_cpu_s"),
+        busy.join(", ")
     );
     if args.json {
         println!("{report}");
@@ -361,6 +379,14 @@ fn mpiview_job(args: &Args) -> ExitCode {
         }
         now
     });
+    let spin = cluster.register("spin", |ms: u64| {
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(ms) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        (x > 0, support::cpu_seconds())
+    });
     let n = args.elements;
     let reps = args.reps;
     cluster.run(|client| -> Result<()> {
@@ -374,6 +400,20 @@ fn mpiview_job(args: &Args) -> ExitCode {
             dview.push("x", 1.5f64).expect("push");
             let _: Vec<f64> = dview.pull("x").expect("pull");
         });
+
+        // CPU the waiting controller uses while the engines compute for 1 s, and what the
+        // engines got (two engines on two cores should get both).
+        let before = support::cpu_seconds();
+        let t = Instant::now();
+        let engine_cpu_before: Vec<(bool, f64)> = dview.apply_sync(&spin, 0)?;
+        let done: Vec<(bool, f64)> = dview.apply_sync(&spin, 1000)?;
+        let wall = t.elapsed().as_secs_f64();
+        let controller_cpu = support::cpu_seconds() - before;
+        let engine_cpu: Vec<f64> = done
+            .iter()
+            .zip(&engine_cpu_before)
+            .map(|(a, b)| a.1 - b.1)
+            .collect();
 
         // Memory: what a scatter adds on the controller and on the engines.
         let data = mpiview::arrays::from_fn(n, |i| i as f64);
@@ -423,6 +463,9 @@ fn mpiview_job(args: &Args) -> ExitCode {
             "controller_extra_mb_during_scatter": controller_extra as f64 / 1e6,
             "engine_peak_growth_mb_during_scatter": growth,
             "engine_partition_mb": (n * 8) as f64 / engines as f64 / 1e6,
+            "idle_controller_cpu_s": controller_cpu,
+            "busy_engines_cpu_s": engine_cpu,
+            "busy_wall_s": wall,
         }));
         Ok(())
     })

@@ -9,3 +9,4 @@ SETUP_NO_BUILD=1 bash scripts/setup.sh
 cargo build --examples
 cargo test --all-targets
 cargo test --doc
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps

@@ -27,10 +27,24 @@
 //!
 //! With one rank (no `mpirun`), the same program runs with one in-process engine.
 //!
+//! ## Results must be used
+//!
+//! [`AsyncResult`], [`MapResult`] and [`TaskResult`] are `#[must_use]`: a request whose result is
+//! dropped unread is almost always a mistake (and dropping an unfinished map abandons it).
+//!
+//! ```compile_fail
+//! #![deny(unused_must_use)]
+//! fn demo(client: &mpiview::Client, f: &mpiview::Remote<(), ()>) -> mpiview::Result<()> {
+//!     client.direct_view().apply(f, ())?; // error: unused `AsyncResult` that must be used
+//!     Ok(())
+//! }
+//! ```
+//!
 //! See `docs/architecture.md` for the design and `docs/ipyparallel.md` for a call-by-call map
 //! from IPython Parallel.
 
 pub mod arrays;
+pub mod cli;
 pub mod partition;
 pub mod targets;
 pub mod value;
