@@ -31,6 +31,8 @@
 //! from IPython Parallel.
 
 pub mod arrays;
+/// MPI-free numerical kernels behind the apps: trapezoid sums, normal draws, Julia sets.
+pub mod kernels;
 pub mod partition;
 pub mod targets;
 pub mod value;
