@@ -45,6 +45,8 @@
 
 pub mod arrays;
 pub mod cli;
+/// MPI-free numerical kernels behind the apps: trapezoid sums, normal draws, Julia sets.
+pub mod kernels;
 pub mod partition;
 pub mod targets;
 pub mod value;

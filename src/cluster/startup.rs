@@ -29,14 +29,26 @@ pub(super) fn leave_yielding_to_mpiview() {
     if std::env::var_os(VAR).is_some() {
         return;
     }
-    let local_ranks = std::env::var("OMPI_COMM_WORLD_LOCAL_SIZE")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok());
-    if local_ranks.is_some_and(|n| n > crate::sysinfo::cpus_allowed()) {
+    if local_ranks().is_some_and(|n| n > crate::sysinfo::cpus_allowed()) {
         // SAFETY: `Cluster::init` runs at the start of `main`, before the program starts threads
         // that could read the environment concurrently.
         unsafe { std::env::set_var(VAR, "0") };
     }
+}
+
+/// Ranks of this job on this node, as the launcher tells them before `MPI_Init`: `mpirun`
+/// (`OMPI_COMM_WORLD_LOCAL_SIZE`), `srun` (`SLURM_STEP_TASKS_PER_NODE`, e.g. `3` or `4(x2)`:
+/// the largest count), MPICH's Hydra (`MPI_LOCALNRANKS`).
+fn local_ranks() -> Option<usize> {
+    let var = |name: &str| std::env::var(name).ok();
+    if let Some(n) = var("OMPI_COMM_WORLD_LOCAL_SIZE").or_else(|| var("MPI_LOCALNRANKS")) {
+        return n.trim().parse().ok();
+    }
+    var("SLURM_STEP_TASKS_PER_NODE").and_then(|spec| {
+        spec.split(',')
+            .filter_map(|part| part.split('(').next()?.trim().parse::<usize>().ok())
+            .max()
+    })
 }
 
 /// A duplicate of `comm` (collective over it; nonblocking `MPI_Comm_idup`, waited for with
