@@ -100,7 +100,8 @@ pub enum Parsed<T> {
     Usage(Error),
 }
 
-/// Parses the command line into `T` on every rank; rank 0 prints help, version or errors.
+/// Parses the command line into `T` on every rank; rank 0 prints help, version or errors (without
+/// colours).
 ///
 /// ```no_run
 /// use clap::Parser;
@@ -123,7 +124,13 @@ pub fn parse_args<T: clap::Parser>(
             use clap::error::ErrorKind;
             let quiet = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
             if rank == 0 {
-                let _ = e.print();
+                // Plain text (`StyledStr`'s Display drops the styling).
+                let text = e.render().to_string();
+                if quiet {
+                    print!("{text}");
+                } else {
+                    eprint!("{text}");
+                }
             }
             if quiet {
                 Parsed::Exit
