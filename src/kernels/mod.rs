@@ -15,9 +15,9 @@
 //! The hot loops are vectorised with AVX2 + FMA, picked at run time; a portable path computes
 //! the same quantities (see each module for how close the two are).
 
-// pub mod julia;
-// pub mod maxnormal;
-// pub mod normal;
+pub mod julia;
+pub mod maxnormal;
+pub mod normal;
 pub mod sum;
 pub mod trapz;
 pub mod vmath;

@@ -7,7 +7,8 @@
 //! **Algorithm.** `sin`/`cos`: `q = round(x · 2/π)`, `r = x − q·π/2` by Cody–Waite reduction
 //! with π/2 in three parts (FMA path: three fused steps; portable path: fdlibm's 33-bit split
 //! so that every product is exact), then fdlibm's degree-13/14 kernels for `sin r` and `cos r`
-//! on `[−π/4, π/4]`, chosen and signed by `q mod 4`. Arguments with `|x| > 10^6` (and ±∞) take
+//! on `[−π/4, π/4]` (by Estrin's scheme: the trapezoid loops are latency-bound), chosen and
+//! signed by `q mod 4`. Arguments with `|x| > 10^6` (and ±∞) take
 //! std's `sin`/`cos` lane by lane. `exp`: `n = round(x / ln 2)`, `r = x − n·ln 2` in two parts,
 //! Taylor polynomial of degree 13 on `|r| ≤ ln2/2`, times `2^n` built in the exponent bits;
 //! arguments outside `[−708.39, 709.43]` (subnormal results, overflow) take std's `exp`.
@@ -97,19 +98,20 @@ fn sin_kernel<V: Lanes>(r: V) -> V {
     v.mul_add(p, r)
 }
 
-/// `cos r` for `|r| ≤ π/4` (fdlibm `__kernel_cos` without the tail).
+/// `cos r` for `|r| ≤ π/4`: fdlibm's `__kernel_cos` (without the tail), its polynomial
+/// `C1 + C2 z + … + C6 z⁵` by Estrin's scheme.
 #[inline(always)]
 fn cos_kernel<V: Lanes>(r: V) -> V {
     let z = r * r;
-    let p = z.mul_add(V::splat(C6), V::splat(C5));
-    let p = z.mul_add(p, V::splat(C4));
-    let p = z.mul_add(p, V::splat(C3));
-    let p = z.mul_add(p, V::splat(C2));
-    let p = z.mul_add(p, V::splat(C1));
-    let p = z * p;
+    let z2 = z * z;
+    let z4 = z2 * z2;
+    let a = z.mul_add(V::splat(C2), V::splat(C1));
+    let b = z.mul_add(V::splat(C4), V::splat(C3));
+    let c = z.mul_add(V::splat(C6), V::splat(C5));
+    let p = z4.mul_add(c, z2.mul_add(b, a));
     let hz = V::splat(0.5) * z;
     let w = V::splat(1.0) - hz;
-    w + (((V::splat(1.0) - w) - hz) + z * p)
+    w + (((V::splat(1.0) - w) - hz) + z2 * p)
 }
 
 /// The interval where the `*_fast_v` trig functions are valid (`|x| ≤ 10^6`).
@@ -161,14 +163,16 @@ pub(crate) fn cos_v<V: Lanes>(x: V) -> V {
     )
 }
 
-/// `sin² x` per lane for `|x| ≤ 10^6`: `sin² r` or `1 − sin² r` by the parity of `q`, with one
-/// polynomial.
+/// `sin² x` per lane for `|x| ≤ 10^6`: `sin² r` or `cos² r = 1 − sin² r` by the parity of `q`,
+/// with one polynomial, as `fma(s, ±s, 0 or 1)` (one rounding for `1 − s²` on the FMA path, and
+/// a shorter dependency chain than squaring, then subtracting, then selecting).
 #[inline(always)]
 pub(crate) fn sin2_fast_v<V: Lanes>(x: V) -> V {
     let (r, qm) = reduce_pio2_short(x);
+    let odd = qm.bit_set(0);
+    let offset = V::select(odd, V::splat(1.0), V::zero());
     let s = sin_kernel(r);
-    let s2 = s * s;
-    V::select(qm.bit_set(0), V::splat(1.0) - s2, s2)
+    s.mul_add(s.neg_if(odd), offset)
 }
 
 /// `sin² x` per lane.
@@ -205,7 +209,8 @@ pub(crate) fn exp_fast_v<V: Lanes>(x: V) -> V {
     let nn = -n;
     let r = nn.mul_add(V::splat(LN2_HI), x);
     let r = nn.mul_add(V::splat(LN2_LO), r);
-    // Taylor series to r^13 / 13!: the remainder is below 2^-56 on |r| ≤ ln2/2.
+    // Taylor series to r^13 / 13!: the remainder is below 2^-56 on |r| ≤ ln2/2. (Horner: Estrin's
+    // scheme measured no faster here and one ulp less accurate.)
     let mut p = V::splat(1.0 / 6_227_020_800.0);
     for c in [
         1.0 / 479_001_600.0,

@@ -145,6 +145,11 @@ impl Lanes for V4 {
         V4(unsafe { _mm256_blendv_pd(b.0, a.0, m.0) })
     }
     #[inline(always)]
+    fn neg_if(self, m: M4) -> Self {
+        // SAFETY: AVX is enabled (module docs). XOR with the sign bit where the mask is set.
+        V4(unsafe { _mm256_xor_pd(self.0, _mm256_and_pd(m.0, _mm256_set1_pd(-0.0))) })
+    }
+    #[inline(always)]
     fn any(m: M4) -> bool {
         // SAFETY: AVX is enabled (module docs).
         unsafe { _mm256_movemask_pd(m.0) != 0 }

@@ -72,6 +72,11 @@ pub(crate) trait Lanes:
     fn gt(self, o: Self) -> Self::Mask;
     /// `if m { a } else { b }` per lane.
     fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// `-self` where `m` is set, `self` elsewhere (a sign flip: exact).
+    #[inline(always)]
+    fn neg_if(self, m: Self::Mask) -> Self {
+        Self::select(m, -self, self)
+    }
     /// Whether any lane of `m` is set.
     fn any(m: Self::Mask) -> bool;
     /// Lanes whose bit pattern has bit `bit` (0..64) set.

@@ -274,3 +274,11 @@ fn grid_and_domain_checks() {
     let g = Grid::new(0.0, 1.0, 10).unwrap();
     assert_eq!(compiled("sin").partial(&g, 4..4).value(), 0.0);
 }
+
+#[test]
+fn compiled_integrands_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Compiled>();
+    send_sync::<Integrand>();
+    send_sync::<Grid>();
+}
