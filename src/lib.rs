@@ -45,9 +45,7 @@
 
 pub mod arrays;
 pub mod cli;
-/// Output files: checked paths, atomic writes, HDF5 datasets, PNG charts.
 pub mod io;
-/// MPI-free numerical kernels behind the apps: trapezoid sums, normal draws, Julia sets.
 pub mod kernels;
 pub mod partition;
 pub mod targets;

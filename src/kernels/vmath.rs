@@ -1,6 +1,6 @@
 //! Vectorised `sin`, `cos`, `sin²` and `exp` for the trapezoid kernels.
 //!
-//! The functions are written once over [`Lanes`](super::simd) and run as four AVX2 lanes where
+//! The functions are written once over a small lane abstraction and run as four AVX2 lanes where
 //! the CPU has AVX2 + FMA, or one portable lane otherwise. The slice functions here
 //! ([`sin`], [`cos`], [`exp`]) pick the path at run time.
 //!

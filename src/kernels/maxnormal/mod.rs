@@ -2,7 +2,7 @@
 //! they are split, the exact distribution, histograms and the Kolmogorov–Smirnov distance.
 //!
 //! Sample `s` (a global index) is the maximum of normals `s·N .. (s+1)·N` of its block's
-//! stream: block `b = s / BLOCK` draws from [`stream`](super::normal::stream)`(seed, b)`.
+//! stream: block `b = s / BLOCK` draws from [`super::normal::stream`]`(seed, b)`.
 //! An engine asked for samples `[s0, s1)` starts at block `s0 / BLOCK` and skips the first
 //! samples of that block by drawing them, so the samples, in global order, are bit-identical
 //! however the range is cut.
