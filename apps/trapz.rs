@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use mpiview::cli::{Parsed, parse_args, parse_positive_count, parse_real};
+use mpiview::cli::{parse_args, parse_positive_count, parse_real};
 use mpiview::kernels::sum::CompensatedSum;
 use mpiview::kernels::trapz::{Builtin, Grid, Integrand, IntegrandError};
-use mpiview::{Client, Cluster, DriverExit, Error, Outcome, Remote, Result};
+use mpiview::{Client, Cluster, Error, Remote, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -77,19 +77,7 @@ fn main() -> ExitCode {
         Ok(f.partial(&b.grid, b.grid.block(b.parts, b.index)))
     });
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
-    cluster.run(|client| -> Outcome {
-        let args = match parsed {
-            Parsed::Args(args) => args,
-            Parsed::Exit => return Outcome::success(),
-            Parsed::Usage(_) => {
-                return Outcome {
-                    code: 2,
-                    message: None,
-                };
-            }
-        };
-        run(client, &args, &block_sum).into_outcome()
-    })
+    cluster.run(|client| parsed.run(|args| run(client, &args, &block_sum)))
 }
 
 /// The inputs, checked before any work starts.

@@ -17,7 +17,10 @@ use mpiview::kernels::trapz::{Grid, Integrand};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(name = "trapz-spmd", about = "The trapz kernel as a plain SPMD MPI program (baseline).")]
+#[command(
+    name = "trapz-spmd",
+    about = "The trapz kernel as a plain SPMD MPI program (baseline)."
+)]
 struct Args {
     /// Built-in integrand.
     #[arg(short, long, default_value = "sin2")]
@@ -72,18 +75,24 @@ fn main() {
     if rank == 0 {
         times.sort_by(f64::total_cmp);
         let seconds = times[times.len() / 2];
-        println!("trapz-spmd: {} on [{}, {}], {} points, {size} ranks: {integral:.17} in {seconds:.4} s", args.function, args.a, args.b, args.n);
+        println!(
+            "trapz-spmd: {} on [{}, {}], {} points, {size} ranks: {integral:.17} in {seconds:.4} s",
+            args.function, args.a, args.b, args.n
+        );
         if args.json {
-            println!("{}", json!({
-                "app": "trapz-spmd",
-                "function": args.function,
-                "n": args.n,
-                "integral": integral,
-                "engines": size,
-                "ranks": size,
-                "seconds": seconds,
-                "repeat": args.repeat,
-            }));
+            println!(
+                "{}",
+                json!({
+                    "app": "trapz-spmd",
+                    "function": args.function,
+                    "n": args.n,
+                    "integral": integral,
+                    "engines": size,
+                    "ranks": size,
+                    "seconds": seconds,
+                    "repeat": args.repeat,
+                })
+            );
         }
     }
 }

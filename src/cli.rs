@@ -89,6 +89,63 @@ pub fn parse_real(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses a complex number: `-0.065+0.66i`, `1.3-1.3i`, `2i`, `0.5`, `-i` (`j` works for `i`).
+///
+/// ```
+/// use mpiview::cli::parse_complex;
+/// use num_complex::Complex64;
+/// assert_eq!(parse_complex("-0.065+0.66i"), Ok(Complex64::new(-0.065, 0.66)));
+/// assert_eq!(parse_complex("-1.3-1.3j"), Ok(Complex64::new(-1.3, -1.3)));
+/// assert_eq!(parse_complex("2i"), Ok(Complex64::new(0.0, 2.0)));
+/// assert!(parse_complex("1+").is_err());
+/// ```
+pub fn parse_complex(s: &str) -> Result<num_complex::Complex64, String> {
+    let bad = || format!("`{s}` is not a complex number (write e.g. -0.065+0.66i)");
+    let t: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .collect();
+    let t = t.to_ascii_lowercase().replace('j', "i");
+    let finite = |x: f64| if x.is_finite() { Ok(x) } else { Err(bad()) };
+    let Some(body) = t.strip_suffix('i') else {
+        return Ok(num_complex::Complex64::new(
+            finite(t.parse().map_err(|_| bad())?)?,
+            0.0,
+        ));
+    };
+    // Split before the sign of the imaginary part (a sign not right after an exponent 'e').
+    let bytes = body.as_bytes();
+    let split = (1..bytes.len())
+        .rev()
+        .find(|&k| (bytes[k] == b'+' || bytes[k] == b'-') && bytes[k - 1] != b'e');
+    let (re, im) = match split {
+        Some(k) => (&body[..k], &body[k..]),
+        None => ("0", body),
+    };
+    let im = match im {
+        "" | "+" => 1.0,
+        "-" => -1.0,
+        x => x.parse::<f64>().map_err(|_| bad())?,
+    };
+    let re = re.parse::<f64>().map_err(|_| bad())?;
+    Ok(num_complex::Complex64::new(finite(re)?, finite(im)?))
+}
+
+/// Checks that a result of `bytes` fits in this process's available memory (`MemAvailable`, or
+/// `MPIVIEW_MEMORY_LIMIT`): a usage error naming `what` otherwise.
+pub fn check_memory(bytes: u128, what: &str) -> Result<(), Error> {
+    if let Some(available) = crate::sysinfo::memory_for_results()
+        && bytes > u128::from(available)
+    {
+        return Err(Error::Usage(format!(
+            "{what} needs {:.2} GB but only {:.2} GB of memory is available",
+            bytes as f64 / 1e9,
+            available as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
 /// What parsing the command line came to.
 #[derive(Debug)]
 pub enum Parsed<T> {
@@ -98,6 +155,23 @@ pub enum Parsed<T> {
     Exit,
     /// Bad input (already printed by rank 0): exit 2.
     Usage(Error),
+}
+
+impl<T> Parsed<T> {
+    /// Runs `f` on the arguments and turns everything into the exit status of every rank: 0 for
+    /// help or version, 2 (already reported) for bad arguments, `f`'s result otherwise (its
+    /// error printed once by the controller; 2 for [`Error::Usage`]).
+    pub fn run(self, f: impl FnOnce(T) -> Result<(), Error>) -> crate::Outcome {
+        use crate::DriverExit;
+        match self {
+            Parsed::Args(args) => f(args).into_outcome(),
+            Parsed::Exit => crate::Outcome::success(),
+            Parsed::Usage(_) => crate::Outcome {
+                code: 2,
+                message: None,
+            },
+        }
+    }
 }
 
 /// Parses the command line into `T` on every rank; rank 0 prints help, version or errors (without
@@ -177,6 +251,17 @@ mod tests {
         assert!(parse_real("nan").is_err());
         assert!(parse_real("pi/").is_err());
         assert!(parse_real("1e400").is_err());
+    }
+
+    #[test]
+    fn complex_numbers() {
+        use num_complex::Complex64 as C;
+        assert_eq!(parse_complex("1.3+1.3i"), Ok(C::new(1.3, 1.3)));
+        assert_eq!(parse_complex(" -i "), Ok(C::new(0.0, -1.0)));
+        assert_eq!(parse_complex("1e-3-2e+2i"), Ok(C::new(1e-3, -2e2)));
+        assert_eq!(parse_complex("-7"), Ok(C::new(-7.0, 0.0)));
+        assert!(parse_complex("x").is_err());
+        assert!(parse_complex("1+2").is_err(), "without i this is no number");
     }
 
     #[test]

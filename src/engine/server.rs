@@ -261,6 +261,7 @@ fn send_array(ctrl: RawComm, a: &ArrayValue) {
         ArrayValue::I64(x) => send!(x),
         ArrayValue::I32(x) => send!(x),
         ArrayValue::U8(x) => send!(x),
+        ArrayValue::U16(x) => send!(x),
         ArrayValue::C64(x) => send!(x),
     }
 }

@@ -20,6 +20,8 @@ pub enum DType {
     I32,
     /// `u8`
     U8,
+    /// `u16`
+    U16,
     /// `Complex<f64>`
     C64,
 }
@@ -33,6 +35,7 @@ impl DType {
             DType::I64 => "i64",
             DType::I32 => "i32",
             DType::U8 => "u8",
+            DType::U16 => "u16",
             DType::C64 => "Complex<f64>",
         }
     }
@@ -43,6 +46,7 @@ impl DType {
             DType::F64 | DType::I64 => 8,
             DType::F32 | DType::I32 => 4,
             DType::U8 => 1,
+            DType::U16 => 2,
             DType::C64 => 16,
         }
     }
@@ -59,7 +63,7 @@ mod sealed {
 }
 
 /// A numeric type that arrays in a namespace can hold and MPI can move natively:
-/// `f64`, `f32`, `i64`, `i32`, `u8` and `Complex<f64>`.
+/// `f64`, `f32`, `i64`, `i32`, `u8`, `u16` and `Complex<f64>`.
 ///
 /// Sealed: the set is fixed so that every rank agrees on the datatype of every array.
 pub trait Element:
@@ -177,6 +181,16 @@ element!(
     |s| Value::UInt(s as u64)
 );
 element!(
+    u16,
+    U16,
+    |v| match v {
+        Value::Int(x) => u16::try_from(*x).ok(),
+        Value::UInt(x) => u16::try_from(*x).ok(),
+        _ => None,
+    },
+    |s| Value::UInt(s as u64)
+);
+element!(
     Complex64,
     C64,
     |v| match v {
@@ -214,6 +228,10 @@ macro_rules! with_dtype {
             }
             $crate::value::DType::U8 => {
                 type $T = u8;
+                $body
+            }
+            $crate::value::DType::U16 => {
+                type $T = u16;
                 $body
             }
             $crate::value::DType::C64 => {

@@ -51,6 +51,7 @@ pub enum ArrayValue {
     I64(ArrayD<i64>),
     I32(ArrayD<i32>),
     U8(ArrayD<u8>),
+    U16(ArrayD<u16>),
     C64(ArrayD<Complex64>),
 }
 
@@ -63,6 +64,7 @@ impl ArrayValue {
             ArrayValue::I64(_) => DType::I64,
             ArrayValue::I32(_) => DType::I32,
             ArrayValue::U8(_) => DType::U8,
+            ArrayValue::U16(_) => DType::U16,
             ArrayValue::C64(_) => DType::C64,
         }
     }
@@ -75,6 +77,7 @@ impl ArrayValue {
             ArrayValue::I64(a) => a.shape(),
             ArrayValue::I32(a) => a.shape(),
             ArrayValue::U8(a) => a.shape(),
+            ArrayValue::U16(a) => a.shape(),
             ArrayValue::C64(a) => a.shape(),
         }
     }

@@ -139,10 +139,10 @@ macro_rules! integer {
     )*};
 }
 integer!(Int as i64: i8, i16, i32, i64, isize);
-integer!(UInt as u64: u16, u32, u64, usize);
+integer!(UInt as u64: u32, u64, usize);
 
-// `u8` is also an array element type; as a scalar it is an unsigned integer.
-integer!(UInt as u64: u8);
+// `u8` and `u16` are also array element types; as scalars they are unsigned integers.
+integer!(UInt as u64: u8, u16);
 
 impl NamespaceValue for f64 {
     fn spec() -> TypeSpec {

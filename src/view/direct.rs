@@ -572,6 +572,7 @@ fn bcast_array(raw: RawComm, a: &ArrayValue, idle: &mut dyn FnMut()) {
         ArrayValue::I64(x) => send!(x),
         ArrayValue::I32(x) => send!(x),
         ArrayValue::U8(x) => send!(x),
+        ArrayValue::U16(x) => send!(x),
         ArrayValue::C64(x) => send!(x),
     }
 }

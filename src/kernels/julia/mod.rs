@@ -114,6 +114,55 @@ impl Julia {
     pub fn counts(&self) -> Vec<u16> {
         self.rows(0..self.rows)
     }
+
+    /// The grid itself, `Z[i, j] = xs[j] + i·ys[i]`, row-major (NumPy's `X + 1j*Y` from
+    /// `meshgrid`): what the seed scatters to its engines.
+    pub fn grid(&self) -> Vec<Complex64> {
+        let xs = self.xs();
+        self.ys()
+            .into_iter()
+            .flat_map(|y| xs.iter().map(move |&x| Complex64::new(x, y)))
+            .collect()
+    }
+}
+
+/// The counts of points given as rows of `cols` values (a block of a grid's rows, row-major):
+/// each row that shares one imaginary part (a row of the meshgrid) runs the vectorised kernel,
+/// other rows point by point. Gives the same counts as [`Julia::rows`] on the same grid rows.
+///
+/// ```
+/// use mpiview::kernels::julia::{counts_of_points, Julia};
+/// let j = Julia { rows: 16, cols: 24, ..Julia::default() };
+/// let z = j.grid();
+/// assert_eq!(counts_of_points(&z[8 * 24..], 24, j.c, j.tmax), j.rows(8..16));
+/// ```
+///
+/// # Panics
+/// Panics if `cols` is zero while `z` is not empty, or `z.len()` is not a multiple of `cols`.
+pub fn counts_of_points(z: &[Complex64], cols: usize, c: Complex64, tmax: u16) -> Vec<u16> {
+    let mut out = vec![0u16; z.len()];
+    if z.is_empty() {
+        return out;
+    }
+    assert!(
+        cols > 0 && z.len() % cols == 0,
+        "julia: {} points are not rows of {cols}",
+        z.len()
+    );
+    let mut re = Vec::with_capacity(cols);
+    for (row, counts) in z.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let im = row[0].im;
+        if row.iter().all(|p| p.im == im) {
+            re.clear();
+            re.extend(row.iter().map(|p| p.re));
+            kernel::row(&re, im, c, tmax, counts, false);
+        } else {
+            for (p, count) in row.iter().zip(counts.iter_mut()) {
+                kernel::row(&[p.re], p.im, c, tmax, std::slice::from_mut(count), false);
+            }
+        }
+    }
+    out
 }
 
 /// NumPy's `linspace(start, stop, num)` (endpoint included), value for value:
