@@ -139,7 +139,7 @@ fn main() -> ExitCode {
     if args.json {
         let mut report = json!({ "date": support::today(), "ranks": 3, "rounds": args.rounds, "trapz_points": points });
         for (k, v) in &med {
-            report[format!("{k}")] = json!(v);
+            report[*k] = json!(v);
         }
         println!("{report}");
     }
