@@ -168,10 +168,10 @@ fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Strin
 }
 
 /// An exclusive lock on a file shared by every test process of this checkout.
-struct LaunchLock(std::fs::File);
+pub struct LaunchLock(std::fs::File);
 
 impl LaunchLock {
-    fn acquire() -> LaunchLock {
+    pub fn acquire() -> LaunchLock {
         let path = std::env::temp_dir().join("mpiview-test-launch.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
