@@ -21,7 +21,8 @@ use mpiview::io::hdf5::H5Writer;
 use mpiview::io::output::check_output_path;
 use mpiview::io::png::{HistogramChart, histogram_png};
 use mpiview::kernels::maxnormal::{
-    Histogram, cdf, density, exact_edges, ks_distance, ks_pvalue, samples,
+    Histogram, SortedBlock, cdf, density, exact_edges, ks_distance_of_blocks, ks_pvalue, samples,
+    sort_with_cdf,
 };
 use mpiview::partition::block_range_u64;
 use mpiview::{Client, Cluster, Error, Remote, Result};
@@ -85,7 +86,11 @@ fn main() -> ExitCode {
         let x = samples(s.seed, s.n, range);
         let mut hist = Histogram::new(s.edges);
         hist.fill(&x);
+        // The engine's part of the KS distance: its draws sorted, with the exact CDF at each.
+        let (sorted, f) = sort_with_cdf(&x, |v| cdf(s.n, v));
         ctx.set("samples", x);
+        ctx.set("sorted", sorted);
+        ctx.set("cdf", f);
         Ok(hist)
     });
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
@@ -122,13 +127,30 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
     let hists = dview.map_sync(draw, shares)?;
     let x = dview.gather::<f64>("samples")?;
     let x = x.as_slice().expect("a gathered array is contiguous");
+    let sorted = dview.gather::<f64>("sorted")?;
+    let f = dview.gather::<f64>("cdf")?;
+    let (sorted, f) = (
+        sorted.as_slice().expect("contiguous"),
+        f.as_slice().expect("contiguous"),
+    );
     let mut hist = Histogram::new(edges);
     for h in &hists {
         hist.merge(h);
     }
-    let ks = ks_distance(x, |v| cdf(n, v));
+    // Each engine's block is sorted: the controller only merges them.
+    let blocks: Vec<SortedBlock<'_>> = (0..parts)
+        .map(|i| {
+            let r = block_range_u64(args.draws, parts, i);
+            let r = r.start as usize..r.end as usize;
+            SortedBlock {
+                x: &sorted[r.clone()],
+                cdf: &f[r],
+            }
+        })
+        .collect();
+    let ks = ks_distance_of_blocks(&blocks);
     let seconds = t.elapsed().as_secs_f64();
-    dview.clear_names(&["samples"])?;
+    dview.clear_names(&["samples", "sorted", "cdf"])?;
     let p = ks_pvalue(ks, args.draws);
     let mean = x.iter().sum::<f64>() / x.len() as f64;
 

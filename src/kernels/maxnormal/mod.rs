@@ -17,6 +17,7 @@
 
 mod dist;
 mod hist;
+mod ks;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use rand_distr::StandardNormal;
 
 pub use dist::{cdf, density, ks_distance, ks_pvalue, normal_cdf, quantile};
 pub use hist::{Histogram, auto_edges, exact_edges, linspace_edges};
+pub use ks::{SortedBlock, ks_distance_of_blocks, sort_with_cdf};
 
 use super::normal::stream;
 
