@@ -10,16 +10,21 @@
 //! adds the blocks with compensated summation, so the result depends on the engine count only
 //! through rounding.
 
+#[path = "common/interval.rs"]
+mod interval;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use mpiview::cli::{parse_args, parse_positive_count, parse_real};
+use mpiview::cli::{parse_args, parse_positive_count};
 use mpiview::kernels::sum::CompensatedSum;
 use mpiview::kernels::trapz::{Builtin, Grid, Integrand, IntegrandError};
 use mpiview::{Client, Cluster, Error, Remote, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use interval::Interval;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -41,15 +46,8 @@ struct Args {
     /// An expression in x to integrate instead of a built-in, e.g. "exp(-x^2)*cos(3*x)".
     #[arg(short, long)]
     expr: Option<String>,
-    /// Lower bound of the interval (a real number).
-    #[arg(short, long, default_value = "0", value_parser = parse_real, allow_hyphen_values = true)]
-    a: f64,
-    /// Upper bound of the interval (a real number).
-    #[arg(short, long, default_value = "pi", value_parser = parse_real, allow_hyphen_values = true)]
-    b: f64,
-    /// Number of points (n−1 intervals of width (b−a)/(n−1)); at least 2.
-    #[arg(short, long, default_value = "1e8", value_parser = parse_positive_count)]
-    n: u64,
+    #[command(flatten)]
+    interval: Interval,
     /// Also run the same kernel on one engine, for a side-by-side time and the speedup.
     #[arg(long)]
     serial: bool,
@@ -87,8 +85,10 @@ fn problem(args: &Args) -> Result<(Integrand, Grid)> {
         Some(text) => Integrand::expr(text).map_err(usage)?,
         None => Integrand::builtin(&args.function).map_err(usage)?,
     };
-    let grid = Grid::new(args.a, args.b, args.n).map_err(usage)?;
-    integrand.check_interval(args.a, args.b).map_err(usage)?;
+    let grid = Grid::new(args.interval.a, args.interval.b, args.interval.n).map_err(usage)?;
+    integrand
+        .check_interval(args.interval.a, args.interval.b)
+        .map_err(usage)?;
     Ok((integrand, grid))
 }
 
@@ -142,13 +142,13 @@ fn run(client: &Client, args: &Args, f: &Remote<Block, CompensatedSum>) -> Resul
     } else {
         None
     };
-    let exact = integrand.exact(args.a, args.b);
+    let exact = integrand.exact(args.interval.a, args.interval.b);
     let abs_error = exact.map(|e| (integral - e).abs());
     let rel_error = exact.and_then(|e| abs_error.map(|d| if e != 0.0 { d / e.abs() } else { d }));
 
     println!(
         "trapz: ∫ {integrand} over [{}, {}] with {} points on {engines} engine(s)",
-        args.a, args.b, args.n
+        args.interval.a, args.interval.b, args.interval.n
     );
     println!("integral  = {integral:.17}");
     match (exact, abs_error, rel_error) {
@@ -160,7 +160,7 @@ fn run(client: &Client, args: &Args, f: &Remote<Block, CompensatedSum>) -> Resul
     }
     println!(
         "time      = {seconds:.4} s on {engines} engine(s), {:.3} ns per point per engine",
-        seconds * 1e9 * engines as f64 / args.n as f64
+        seconds * 1e9 * engines as f64 / args.interval.n as f64
     );
     if let Some((value, s)) = serial {
         println!(
@@ -172,9 +172,9 @@ fn run(client: &Client, args: &Args, f: &Remote<Block, CompensatedSum>) -> Resul
         let report = json!({
             "app": "trapz",
             "function": integrand.to_string(),
-            "a": args.a,
-            "b": args.b,
-            "n": args.n,
+            "a": args.interval.a,
+            "b": args.interval.b,
+            "n": args.interval.n,
             "intervals": grid.intervals(),
             "integral": integral,
             "exact": exact,

@@ -14,7 +14,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
@@ -75,30 +75,20 @@ fn main() -> ExitCode {
 }
 
 fn job(args: &Args, role: &str) -> Json {
-    let mut cmd = Command::new(std::env::var("MPIEXEC").unwrap_or_else(|_| "mpirun".into()));
-    cmd.arg("-n")
-        .arg(args.np.to_string())
-        .arg(std::env::current_exe().expect("own path"));
-    cmd.args(["--role", role, "--tasks", &args.tasks.to_string()]);
-    cmd.args([
-        "--items",
-        &args.items.to_string(),
-        "--big",
-        &args.big.to_string(),
-    ]);
-    support::mpi_env(&mut cmd);
-    let out = cmd.output().expect("mpirun runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("result "))
-        .unwrap_or_else(|| {
-            panic!(
-                "{role} job printed no result\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    serde_json::from_str(line).expect("result is JSON")
+    let a = |s: &str| s.to_string();
+    support::self_job(
+        args.np,
+        &[
+            a("--role"),
+            a(role),
+            a("--tasks"),
+            args.tasks.to_string(),
+            a("--items"),
+            args.items.to_string(),
+            a("--big"),
+            args.big.to_string(),
+        ],
+    )
 }
 
 fn launcher(args: &Args) -> ExitCode {

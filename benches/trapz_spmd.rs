@@ -7,14 +7,19 @@
 //! mpirun -n 2 target/release/trapz-spmd --n 1e8 --json   # compare with: mpirun -n 3 trapz
 //! ```
 
+#[path = "../apps/common/interval.rs"]
+mod interval;
+
 use std::time::Instant;
 
 use clap::Parser;
 use mpi::traits::*;
-use mpiview::cli::{parse_positive_count, parse_real};
+use mpiview::cli::parse_positive_count;
 use mpiview::kernels::sum::CompensatedSum;
 use mpiview::kernels::trapz::{Grid, Integrand};
 use serde_json::json;
+
+use interval::Interval;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,15 +30,8 @@ struct Args {
     /// Built-in integrand.
     #[arg(short, long, default_value = "sin2")]
     function: String,
-    /// Lower bound.
-    #[arg(short, long, default_value = "0", value_parser = parse_real, allow_hyphen_values = true)]
-    a: f64,
-    /// Upper bound.
-    #[arg(short, long, default_value = "pi", value_parser = parse_real, allow_hyphen_values = true)]
-    b: f64,
-    /// Points.
-    #[arg(short, long, default_value = "1e8", value_parser = parse_positive_count)]
-    n: u64,
+    #[command(flatten)]
+    interval: Interval,
     /// Integrate this many times and report the median time.
     #[arg(long, default_value = "1", value_parser = parse_positive_count)]
     repeat: u64,
@@ -50,7 +48,7 @@ fn main() {
     let args = Args::parse();
     let integrand = Integrand::builtin(&args.function).expect("a built-in function");
     let f = integrand.compile().expect("compiles");
-    let grid = Grid::new(args.a, args.b, args.n).expect("a valid grid");
+    let grid = Grid::new(args.interval.a, args.interval.b, args.interval.n).expect("a valid grid");
     let root = world.process_at_rank(0);
     let mut times = Vec::new();
     let mut integral = 0.0;
@@ -77,7 +75,7 @@ fn main() {
         let seconds = times[times.len() / 2];
         println!(
             "trapz-spmd: {} on [{}, {}], {} points, {size} ranks: {integral:.17} in {seconds:.4} s",
-            args.function, args.a, args.b, args.n
+            args.function, args.interval.a, args.interval.b, args.interval.n
         );
         if args.json {
             println!(
@@ -85,7 +83,7 @@ fn main() {
                 json!({
                     "app": "trapz-spmd",
                     "function": args.function,
-                    "n": args.n,
+                    "n": args.interval.n,
                     "integral": integral,
                     "engines": size,
                     "ranks": size,

@@ -200,7 +200,10 @@ fn sums_stay_accurate_at_ten_billion_points() {
     // x² on [0, 1]: the rule's own error (b−a)h²/6 ≈ 1.7e-21 is far below rounding, so the
     // result must be 1/3 to the last bits; an uncompensated sum of 10^10 terms would lose about
     // six digits.
-    let r = trapz(3, &["--function", "x2", "-a", "0", "-b", "1", "--n", "1e10"]);
+    let r = trapz(
+        3,
+        &["--function", "x2", "-a", "0", "-b", "1", "--n", "1e10"],
+    );
     let third = 1.0 / 3.0;
     assert!((integral(&r) - third).abs() <= 2e-16, "{}", integral(&r));
 }

@@ -94,3 +94,26 @@ pub fn cpu_seconds() -> f64 {
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     tv(u.ru_utime) + tv(u.ru_stime)
 }
+
+/// Runs this benchmark binary on `np` ranks under mpirun with `args`; the JSON object its
+/// rank 0 printed after `result `.
+pub fn self_job(np: usize, args: &[String]) -> serde_json::Value {
+    let mut cmd = Command::new(std::env::var("MPIEXEC").unwrap_or_else(|_| "mpirun".into()));
+    cmd.arg("-n")
+        .arg(np.to_string())
+        .arg(std::env::current_exe().expect("own path"))
+        .args(args);
+    mpi_env(&mut cmd);
+    let out = cmd.output().expect("mpirun runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_else(|| {
+            panic!(
+                "{args:?}: no result\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).expect("result is JSON")
+}

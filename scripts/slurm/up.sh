@@ -10,7 +10,8 @@
 #   MPIVIEW_SLURM_NO_INSTALL=1   never call apt-get
 set -euo pipefail
 
-base=${MPIVIEW_SLURM_BASE:-/var/spool/mpiview-slurm}
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 cpus=${MPIVIEW_SLURM_CPUS:-8}
 node=$(hostname -s)
 conf=/etc/slurm/slurm.conf
@@ -19,15 +20,6 @@ packages=(slurmctld slurmd slurm-client munge libpmix-dev openmpi-bin)
 say() { echo "slurm-up: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
-
-# A live process (not a zombie: PID 1 here reaps orphans late) whose name is $2, from pid file $1.
-running() {
-  local pid state
-  pid=$(cat "$1" 2>/dev/null) || return 1
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ "$state" != Z && "$state" != X ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
-}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -109,13 +101,6 @@ if ! cmp -s "$new" "$conf"; then
 fi
 rm -f "$new"
 
-stop() { # pid file, name
-  running "$1" "$2" || return 0
-  kill -TERM "$(cat "$1")" 2>/dev/null || true
-  for _ in $(seq 100); do running "$1" "$2" || break; sleep 0.1; done
-  running "$1" "$2" && kill -KILL "$(cat "$1")" 2>/dev/null || true
-  rm -f "$1"
-}
 if [ "$restart" = 1 ]; then
   stop "$base/run/slurmd.pid" slurmd
   stop "$base/run/slurmctld.pid" slurmctld

@@ -257,6 +257,59 @@ impl<R: DeserializeOwned> MapJob<R> {
     }
 }
 
+/// One item's outcome in a chunk's reply: its value, or the function that failed and how.
+type ItemOutcome<R> = std::result::Result<R, (String, Failure)>;
+
+impl<R: DeserializeOwned> MapJob<R> {
+    /// The outcome of each of the `count` items of a chunk's reply.
+    fn outcomes(&self, count: usize, body: Body) -> Vec<ItemOutcome<R>> {
+        let all_failed = |function: &str, failure: Failure| {
+            (0..count)
+                .map(|_| Err((function.to_string(), failure.clone())))
+                .collect()
+        };
+        let name = &self.spec.name;
+        let mapped = match body {
+            Body::Mapped(mapped) => mapped,
+            Body::Failed { function, failure } => return all_failed(&function, failure),
+            _ => {
+                return all_failed(
+                    name,
+                    Failure::bad_payload("unexpected reply to a map chunk"),
+                );
+            }
+        };
+        let values = match postcard::from_bytes::<Vec<R>>(&mapped.values) {
+            Ok(values) => values,
+            Err(e) => {
+                let why = format!(
+                    "cannot decode results as {}: {e}",
+                    std::any::type_name::<R>()
+                );
+                return all_failed(name, Failure::bad_payload(why));
+            }
+        };
+        // Values come in item order, without the failed items.
+        let mut values = values.into_iter();
+        let mut failures = mapped.failures.into_iter().peekable();
+        (0..count)
+            .map(|k| {
+                if failures.peek().is_some_and(|(p, _)| *p as usize == k) {
+                    let (_, failure) = failures.next().expect("peeked");
+                    Err((name.clone(), failure))
+                } else {
+                    values.next().ok_or_else(|| {
+                        (
+                            name.clone(),
+                            Failure::bad_payload("fewer results than items"),
+                        )
+                    })
+                }
+            })
+            .collect()
+    }
+}
+
 impl<R: DeserializeOwned> Job for MapJob<R> {
     fn func(&self) -> u32 {
         self.spec.func
@@ -313,87 +366,20 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
     fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body) {
         self.in_flight -= 1;
         let kept = self.kept.remove(&(sent.first, sent.attempt));
-        let item_bytes = |k: usize| kept.as_ref().map(|e| e.item(k));
-        let name = self.spec.name.clone();
-        match body {
-            Body::Mapped(mapped) => {
-                let mut values = match postcard::from_bytes::<Vec<R>>(&mapped.values) {
-                    Ok(v) => v.into_iter(),
-                    Err(e) => {
-                        let failure = Failure::bad_payload(format!(
-                            "cannot decode results as {}: {e}",
-                            std::any::type_name::<R>()
-                        ));
-                        for k in 0..sent.count {
-                            self.fail(
-                                sent.first + k as u64,
-                                sent.engine,
-                                &name,
-                                failure.clone(),
-                                sent.attempt,
-                                item_bytes(k),
-                            );
-                        }
-                        return;
-                    }
-                };
-                let mut failures = mapped.failures.into_iter().peekable();
-                for k in 0..sent.count {
-                    let index = sent.first + k as u64;
-                    if failures.peek().is_some_and(|(p, _)| *p as usize == k) {
-                        let (_, failure) = failures.next().expect("peeked");
-                        self.fail(
-                            index,
-                            sent.engine,
-                            &name,
-                            failure,
-                            sent.attempt,
-                            item_bytes(k),
-                        );
-                    } else if let Some(v) = values.next() {
-                        self.store.set_ready(index, v);
-                    } else {
-                        let failure = Failure::bad_payload("fewer results than items");
-                        self.fail(
-                            index,
-                            sent.engine,
-                            &name,
-                            failure,
-                            sent.attempt,
-                            item_bytes(k),
-                        );
-                    }
-                }
-                if sent.count > 0 {
-                    let t = ((completed - started) / sent.count as f64).max(0.0);
-                    self.per_item = Some(self.per_item.map_or(t, |p| 0.5 * p + 0.5 * t));
+        let mapped = matches!(body, Body::Mapped(_));
+        for (k, outcome) in self.outcomes(sent.count, body).into_iter().enumerate() {
+            let index = sent.first + k as u64;
+            match outcome {
+                Ok(v) => self.store.set_ready(index, v),
+                Err((function, failure)) => {
+                    let bytes = kept.as_ref().map(|e| e.item(k));
+                    self.fail(index, sent.engine, &function, failure, sent.attempt, bytes);
                 }
             }
-            Body::Failed { function, failure } => {
-                for k in 0..sent.count {
-                    self.fail(
-                        sent.first + k as u64,
-                        sent.engine,
-                        &function,
-                        failure.clone(),
-                        sent.attempt,
-                        item_bytes(k),
-                    );
-                }
-            }
-            _ => {
-                let failure = Failure::bad_payload("unexpected reply to a map chunk");
-                for k in 0..sent.count {
-                    self.fail(
-                        sent.first + k as u64,
-                        sent.engine,
-                        &name,
-                        failure.clone(),
-                        sent.attempt,
-                        item_bytes(k),
-                    );
-                }
-            }
+        }
+        if mapped && sent.count > 0 {
+            let t = ((completed - started) / sent.count as f64).max(0.0);
+            self.per_item = Some(self.per_item.map_or(t, |p| 0.5 * p + 0.5 * t));
         }
         if !self.abandoned {
             let since = |t: f64| (t - self.submitted) as f32;

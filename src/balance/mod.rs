@@ -57,6 +57,33 @@ impl Balancer {
     }
 }
 
+/// Starts a map described by `spec` over `items`; its results arrive in the returned
+/// [`MapResult`](crate::MapResult).
+pub(crate) fn start_map<A, R, I>(
+    core: &Rc<Core>,
+    spec: job::MapSpec,
+    chunking: chunking::Chunking,
+    items: I,
+    show: crate::result::ShowProgress,
+) -> Result<crate::result::MapResult<R>>
+where
+    A: serde::Serialize + 'static,
+    R: serde::de::DeserializeOwned + 'static,
+    I: Iterator<Item = A> + 'static,
+{
+    let ordered = !spec.unordered;
+    // Per-item encodings are kept only when failed items may be sent again alone.
+    let source = Box::new(source::IterSource::new(items, spec.retries > 0));
+    let job = Rc::new(RefCell::new(job::MapJob::<R>::new(spec, chunking, source)));
+    core.add_job(job.clone())?;
+    Ok(crate::result::MapResult::new(
+        core.clone(),
+        job,
+        ordered,
+        show,
+    ))
+}
+
 impl Core {
     /// Starts a job: its chunks go out as engines have room.
     pub(crate) fn add_job(&self, job: JobRef) -> Result<()> {

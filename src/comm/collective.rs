@@ -81,9 +81,7 @@ pub(crate) fn scatterv_root<T: Equivalence>(
 ) {
     debug_assert_eq!(counts.iter().sum::<usize>(), data.len());
     if fits_one_collective(data.len()) {
-        let mut c = vec![0i32];
-        c.extend(counts.iter().map(|&n| to_int(n)));
-        let displs = displacements(&c);
+        let (c, displs) = root_layout(counts);
         let datatype = T::equivalent_datatype();
         let mut raw = request_null();
         // SAFETY: the root only reads `data` (as in `bcast_root`); the count arrays and `data`
@@ -153,9 +151,7 @@ pub(crate) fn gatherv_root<T: Equivalence>(
 ) {
     debug_assert_eq!(counts.iter().sum::<usize>(), buf.len());
     if fits_one_collective(buf.len()) {
-        let mut c = vec![0i32];
-        c.extend(counts.iter().map(|&n| to_int(n)));
-        let displs = displacements(&c);
+        let (c, displs) = root_layout(counts);
         let datatype = T::equivalent_datatype();
         let mut raw = request_null();
         // SAFETY: `buf` and the count arrays live until the request completes below.
@@ -218,15 +214,21 @@ pub(crate) fn gatherv_send<T: Equivalence>(comm: RawComm, data: &[T], total: usi
     }
 }
 
-fn displacements(counts: &[i32]) -> Vec<i32> {
-    counts
-        .iter()
-        .scan(0i32, |acc, &c| {
-            let d = *acc;
-            *acc += c;
-            Some(d)
-        })
-        .collect()
+/// Counts and displacements over the whole communicator for engine `counts` (the root, comm
+/// rank 0, has none).
+fn root_layout(counts: &[usize]) -> (Vec<i32>, Vec<i32>) {
+    let c: Vec<i32> = std::iter::once(0)
+        .chain(counts.iter().map(|&n| to_int(n)))
+        .collect();
+    let displs = crate::partition::offsets(
+        &std::iter::once(0)
+            .chain(counts.iter().copied())
+            .collect::<Vec<_>>(),
+    )
+    .into_iter()
+    .map(to_int)
+    .collect();
+    (c, displs)
 }
 
 fn isend<T: Equivalence>(comm: RawComm, dest: i32, chunk: &[T]) -> Pending {

@@ -24,7 +24,7 @@ use crate::protocol::{
     unframe,
 };
 use crate::registry::{Failure, Registry};
-use crate::value::{ArrayValue, Value, WireValue};
+use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
 use crate::with_dtype;
 
 /// Serves requests on `ctrl` until a `Shutdown`; returns its exit status.
@@ -241,27 +241,11 @@ impl Server<'_> {
 /// Sends an array's elements to the controller on `TAG_DATA` (contiguously; a non-standard
 /// layout is copied first).
 fn send_array(ctrl: RawComm, a: &ArrayValue) {
-    macro_rules! send {
-        ($x:expr) => {
-            match $x.as_slice() {
-                Some(s) => send_slice(ctrl, ROOT, TAG_DATA, s, &mut || {}),
-                None => send_slice(
-                    ctrl,
-                    ROOT,
-                    TAG_DATA,
-                    &$x.iter().copied().collect::<Vec<_>>(),
-                    &mut || {},
-                ),
-            }
-        };
+    struct Send(RawComm);
+    impl ElementsVisitor for Send {
+        fn visit<T: Element>(self, data: &[T]) {
+            send_slice(self.0, ROOT, TAG_DATA, data, &mut || {});
+        }
     }
-    match a {
-        ArrayValue::F64(x) => send!(x),
-        ArrayValue::F32(x) => send!(x),
-        ArrayValue::I64(x) => send!(x),
-        ArrayValue::I32(x) => send!(x),
-        ArrayValue::U8(x) => send!(x),
-        ArrayValue::U16(x) => send!(x),
-        ArrayValue::C64(x) => send!(x),
-    }
+    a.visit_elements(Send(ctrl));
 }

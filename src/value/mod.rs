@@ -82,6 +82,26 @@ impl ArrayValue {
         }
     }
 
+    /// Calls `visitor` with the elements as one contiguous slice in standard (row-major) order,
+    /// copying them first only when the array's layout is not that.
+    pub(crate) fn visit_elements(&self, visitor: impl ElementsVisitor) {
+        fn contiguous<T: Element>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
+            match a.as_slice() {
+                Some(s) => std::borrow::Cow::Borrowed(s),
+                None => std::borrow::Cow::Owned(a.iter().copied().collect()),
+            }
+        }
+        match self {
+            ArrayValue::F64(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::F32(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::I64(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::I32(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::U8(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::U16(a) => visitor.visit(&contiguous(a)),
+            ArrayValue::C64(a) => visitor.visit(&contiguous(a)),
+        }
+    }
+
     /// The header that describes this array on the wire.
     pub fn header(&self) -> ArrayHeader {
         ArrayHeader {
@@ -115,6 +135,12 @@ impl Value {
             other => (WireValue::Inline(InlineValue::from_value(other)), None),
         }
     }
+}
+
+/// Something done with an array's elements, whatever their type (see
+/// [`ArrayValue::visit_elements`]).
+pub(crate) trait ElementsVisitor {
+    fn visit<T: Element>(self, data: &[T]);
 }
 
 /// Shape and element type of an array that travels as native MPI data.

@@ -1,13 +1,12 @@
 //! [`LoadBalancedView`]: tasks go to whichever engine is free.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::balance::chunking::Chunking;
-use crate::balance::job::{MapJob, MapSpec};
-use crate::balance::source::IterSource;
+use crate::balance::job::MapSpec;
+use crate::balance::start_map;
 use crate::client::core::Core;
 use crate::error::Result;
 use crate::registry::Remote;
@@ -155,15 +154,7 @@ impl LoadBalancedView {
             unordered: !self.ordered,
             pinned: false,
         };
-        let source = Box::new(IterSource::new(items, self.retries > 0));
-        let job = Rc::new(RefCell::new(MapJob::<R>::new(spec, self.chunking, source)));
-        self.core.add_job(job.clone())?;
-        Ok(MapResult::new(
-            self.core.clone(),
-            job,
-            self.ordered,
-            self.show,
-        ))
+        start_map(&self.core, spec, self.chunking, items, self.show)
     }
 
     /// Maps `f` over `items` without waiting: each chunk goes to a free engine; results come

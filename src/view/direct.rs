@@ -1,6 +1,5 @@
 //! [`DirectView`]: requests to a fixed list of engines.
 
-use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -9,8 +8,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::gather_layout::{GatherLayout, gather_layout};
 use crate::balance::chunking::Chunking;
-use crate::balance::job::{MapJob, MapSpec};
-use crate::balance::source::IterSource;
+use crate::balance::job::MapSpec;
+use crate::balance::start_map;
 use crate::client::core::{Core, failures, remote_error};
 use crate::client::link::Body;
 use crate::comm::alloc::zeroed_vec;
@@ -24,7 +23,7 @@ use crate::result::{
     AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_value,
 };
 use crate::targets::EngineId;
-use crate::value::{ArrayValue, Element, NamespaceValue, TypeSpec, Value};
+use crate::value::{ArrayValue, Element, ElementsVisitor, NamespaceValue, TypeSpec, Value};
 
 /// A view of a fixed list of engines, in target order: push and pull named values, scatter and
 /// gather arrays, apply functions, execute tasks, map.
@@ -510,15 +509,13 @@ impl<M: Multiplicity> DirectView<M> {
             unordered: false,
             pinned: true,
         };
-        let source = Box::new(IterSource::new(items.into_iter(), false));
-        let job = Rc::new(RefCell::new(MapJob::<R>::new(spec, Chunking::Auto, source)));
-        self.core.add_job(job.clone())?;
-        Ok(MapResult::new(
-            self.core.clone(),
-            job,
-            true,
+        start_map(
+            &self.core,
+            spec,
+            Chunking::Auto,
+            items.into_iter(),
             ShowProgress::Auto,
-        ))
+        )
     }
 
     /// Maps and waits: the results in input order, or every failure together.
@@ -558,21 +555,11 @@ fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
 /// Broadcasts an array's elements from the controller (contiguously; a non-standard layout is
 /// copied first).
 fn bcast_array(raw: RawComm, a: &ArrayValue, idle: &mut dyn FnMut()) {
-    macro_rules! send {
-        ($x:expr) => {
-            match $x.as_slice() {
-                Some(s) => bcast_root(raw, s, idle),
-                None => bcast_root(raw, &$x.iter().copied().collect::<Vec<_>>(), idle),
-            }
-        };
+    struct Bcast<'a>(RawComm, &'a mut dyn FnMut());
+    impl ElementsVisitor for Bcast<'_> {
+        fn visit<T: Element>(self, data: &[T]) {
+            bcast_root(self.0, data, self.1);
+        }
     }
-    match a {
-        ArrayValue::F64(x) => send!(x),
-        ArrayValue::F32(x) => send!(x),
-        ArrayValue::I64(x) => send!(x),
-        ArrayValue::I32(x) => send!(x),
-        ArrayValue::U8(x) => send!(x),
-        ArrayValue::U16(x) => send!(x),
-        ArrayValue::C64(x) => send!(x),
-    }
+    a.visit_elements(Bcast(raw, idle));
 }
