@@ -18,7 +18,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use mpi::traits::*;
 use mpiview::{Cluster, Result};
 use serde_json::{Value as Json, json};
 use support::{median, rss};
@@ -160,44 +159,8 @@ fn emit(result: Json) {
 /// A raw MPI task farm: the root keeps two tasks in flight per worker.
 fn raw_job(args: &Args) -> ExitCode {
     let universe = mpi::initialize().expect("MPI");
-    let world = universe.world();
-    let size = world.size() as usize;
-    let n = args.tasks as u64;
-    if world.rank() == 0 {
-        let workers = size - 1;
-        let t = Instant::now();
-        let mut sent = 0u64;
-        let mut received = 0u64;
-        // Prime two tasks per worker, then answer every reply with the next task.
-        for w in 1..=workers {
-            for _ in 0..2 {
-                if sent < n {
-                    world.process_at_rank(w as i32).send(&sent);
-                    sent += 1;
-                }
-            }
-        }
-        while received < n {
-            let (_reply, status) = world.any_process().receive::<u64>();
-            received += 1;
-            if sent < n {
-                world.process_at_rank(status.source_rank()).send(&sent);
-                sent += 1;
-            }
-        }
-        let secs = t.elapsed().as_secs_f64();
-        for w in 1..size {
-            world.process_at_rank(w as i32).send(&u64::MAX);
-        }
-        emit(json!({ "tasks_per_s": n as f64 / secs }));
-    } else {
-        loop {
-            let (task, _) = world.process_at_rank(0).receive::<u64>();
-            if task == u64::MAX {
-                break;
-            }
-            world.process_at_rank(0).send(&(task + 1));
-        }
+    if let Some(per_s) = support::raw_task_farm(&universe.world(), args.tasks as u64) {
+        emit(json!({ "tasks_per_s": per_s }));
     }
     ExitCode::SUCCESS
 }

@@ -1,5 +1,5 @@
-//! Micro-benchmarks of the runtime beside raw MPI: apply round trip, push+pull, scatter and
-//! gather bandwidth, peak memory, start-up.
+//! Micro-benchmarks of the runtime beside raw MPI: apply round trip, push+pull, load-balanced
+//! task throughput, scatter and gather bandwidth, peak memory, idle CPU, start-up.
 //!
 //! ```text
 //! cargo bench --bench micro                       # controller + 2 engines (mpirun -n 3)
@@ -25,6 +25,9 @@ use mpiview::{Cluster, Result};
 use ndarray::{Array1, IxDyn};
 use serde_json::{Value as Json, json};
 use support::{median, now_epoch, peak_rss, per_call, reset_peak_rss, rss};
+
+/// Trivial tasks of the load-balanced throughput figure.
+const TASKS: u64 = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Role {
@@ -141,6 +144,8 @@ fn launcher(args: &Args) -> ExitCode {
         "raw_bcast_gather_us": med(&raw, "bcast_gather_us"),
         "push_pull_us": med(&ours, "push_pull_us"),
         "raw_two_bcast_gather_us": 2.0 * med(&raw, "bcast_gather_us"),
+        "lb_tasks_per_s": med(&ours, "lb_tasks_per_s"),
+        "raw_task_farm_per_s": med(&raw, "task_farm_per_s"),
         "scatter_gb_s": med(&ours, "scatter_gb_s"),
         "scatter_plain_gb_s": med(&ours, "scatter_plain_gb_s"),
         "raw_scatterv_plain_gb_s": med(&raw, "scatterv_plain_gb_s"),
@@ -178,6 +183,12 @@ fn launcher(args: &Args) -> ExitCode {
         "push + pull of a scalar",
         f("push_pull_us"),
         f("raw_two_bcast_gather_us")
+    );
+    println!(
+        "{:<38} {:>8.0}/s {:>11.0}/s",
+        "load-balanced trivial tasks, chunksize 1",
+        f("lb_tasks_per_s"),
+        f("raw_task_farm_per_s")
     );
     println!(
         "{:<38} {:>6.2} GB/s {:>9.2} GB/s",
@@ -343,9 +354,11 @@ fn raw_job(args: &Args) -> ExitCode {
         gather(&part, &mut a);
         std::hint::black_box(&a);
     });
+    let farm = support::raw_task_farm(&world, TASKS);
     if rank == 0 {
         let gbs = |d: Duration| (n * 8) as f64 / d.as_secs_f64() / 1e9;
         emit(json!({
+            "task_farm_per_s": farm,
             "bcast_gather_us": bcast_gather.as_secs_f64() * 1e6,
             "scatterv_gb_s": gbs(reused_scatter),
             "scatterv_plain_gb_s": gbs(plain_scatter),
@@ -388,6 +401,18 @@ fn mpiview_job(args: &Args) -> ExitCode {
             dview.push("x", 1.5f64).expect("push");
             let _: Vec<f64> = dview.pull("x").expect("pull");
         });
+        // The load-balanced task stream: trivial tasks one per message.
+        let lview = client.load_balanced_view().chunksize(1);
+        let tasks_per_s = median(
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    let r = lview.map_sync(&trivial, 0..TASKS).expect("map");
+                    assert_eq!(r.len() as u64, TASKS);
+                    Duration::from_secs_f64(t.elapsed().as_secs_f64() / TASKS as f64)
+                })
+                .collect(),
+        );
 
         // CPU the waiting controller uses while the engines compute for 1 s, and what the
         // engines got (two engines on two cores should get both).
@@ -444,6 +469,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
         emit(json!({
             "apply_sync_us": apply.as_secs_f64() * 1e6,
             "push_pull_us": push_pull.as_secs_f64() * 1e6,
+            "lb_tasks_per_s": 1.0 / tasks_per_s.as_secs_f64(),
             "scatter_gb_s": gbs(median(scatter)),
             "scatter_plain_gb_s": gbs(median(scatter_plain)),
             "gather_gb_s": gbs(median(gather)),

@@ -117,3 +117,44 @@ pub fn self_job(np: usize, args: &[String]) -> serde_json::Value {
         });
     serde_json::from_str(line).expect("result is JSON")
 }
+
+/// A raw MPI task farm on `world`: rank 0 keeps two 8-byte tasks in flight per worker
+/// (blocking `MPI_Send`/`MPI_Recv`), workers answer each at once. Every rank calls it; rank 0
+/// gets the tasks per second.
+pub fn raw_task_farm(world: &mpi::topology::SimpleCommunicator, n: u64) -> Option<f64> {
+    use mpi::traits::*;
+    let size = world.size();
+    if world.rank() != 0 {
+        loop {
+            let (task, _) = world.process_at_rank(0).receive::<u64>();
+            if task == u64::MAX {
+                return None;
+            }
+            world.process_at_rank(0).send(&(task + 1));
+        }
+    }
+    let t = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    // Prime two tasks per worker, then answer every reply with the next task.
+    for w in 1..size {
+        for _ in 0..2 {
+            if sent < n {
+                world.process_at_rank(w).send(&sent);
+                sent += 1;
+            }
+        }
+    }
+    while received < n {
+        let (_reply, status) = world.any_process().receive::<u64>();
+        received += 1;
+        if sent < n {
+            world.process_at_rank(status.source_rank()).send(&sent);
+            sent += 1;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    for w in 1..size {
+        world.process_at_rank(w).send(&u64::MAX);
+    }
+    Some(n as f64 / secs)
+}

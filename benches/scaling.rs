@@ -1,4 +1,5 @@
-//! `scaling`: strong and weak scaling studies of the apps, on a workstation (`mpirun`) or inside
+//! `scaling` (the scaling harness, built as a binary so that sbatch scripts can run it):
+//! strong and weak scaling studies of the apps, on a workstation (`mpirun`) or inside
 //! a Slurm allocation (`srun`).
 //!
 //! ```text
