@@ -104,6 +104,16 @@ pub(crate) trait LaneFn: Copy {
     fn eval_fast<V: Lanes>(self, x: V) -> V {
         self.eval(x)
     }
+    /// How many independent accumulators a summing kernel should keep (1 or 4): several
+    /// hide the latency of short functions; long ones overlap across iterations by themselves
+    /// and run faster with fewer live registers.
+    const CHAINS: usize = 4;
+    /// `acc + f(x)` (for any `x`, as [`LaneFn::eval`]), as a summing kernel accumulates it; a
+    /// function whose last step is a product may fuse it with the addition (one rounding fewer).
+    #[inline(always)]
+    fn fold<V: Lanes>(self, acc: V, x: V) -> V {
+        acc + self.eval(x)
+    }
 }
 
 /// `1.5 · 2^52`: adding it to `|y| < 2^51` rounds `y` to the nearest integer (ties to even) and

@@ -6,9 +6,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::super::simd::{LaneFn, Lanes};
-use super::super::vmath::{CosL, ExpL, Sin2L, SinL, exp_fast_v, exp_v};
+use super::super::vmath::{CosL, ExpL, Sin2L, Sin2Q, SinL, exp_fast_v, exp_v};
 use super::IntegrandError;
 use super::kernel::{trapezoid_sum, trapezoid_sum_portable};
+use super::quadrants::quadrant_sum;
 use crate::kernels::sum::CompensatedSum;
 
 /// A built-in integrand, known by name on the command line (`--function sin2`).
@@ -180,7 +181,8 @@ impl Builtin {
             Builtin::Sin => go!(SinL),
             Builtin::Cos => go!(CosL),
             Builtin::Exp => go!(ExpL),
-            Builtin::Sin2 => go!(Sin2L),
+            // Quadrant by quadrant where the grid allows (see `quadrants`), else per lane.
+            Builtin::Sin2 => quadrant_sum(Sin2Q, Sin2L, (a, h), (i0, i1), portable),
             Builtin::X2 => go!(X2F),
             Builtin::Gauss => go!(GaussF),
             Builtin::Runge => go!(RungeF),

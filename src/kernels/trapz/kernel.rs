@@ -5,11 +5,13 @@
 //! the scalar expression `a + k as f64 * h` (a multiply, then an add: never fused, never
 //! accumulated), so every point has the same abscissa whichever block it falls in.
 //!
-//! Summation: lanes accumulate plainly within chunks of `2 · CHUNK` vectors, and each chunk's
-//! total is added into per-lane compensated accumulators (TwoSum); the lanes are combined with
-//! compensation at the end. The error is therefore bounded by the plain sum of one chunk
-//! (`CHUNK` terms per lane: ≤ 16 ε of the chunk's magnitude) and does not grow with the number of
-//! points: 10^10 points sum as accurately as 10^4.
+//! Summation: lanes accumulate plainly within chunks of `4 · CHUNK` vectors (four chains) or
+//! `CHUNK_ONE` vectors (one chain, for functions that ask for it through [`LaneFn::CHAINS`]),
+//! and each chunk's total is added into per-lane compensated accumulators (TwoSum); the lanes
+//! are combined with compensation at the end. The error is therefore bounded by the plain sum of
+//! one chunk (at most 16 terms per lane: ≤ 16 ε of the chunk's magnitude) and does not grow
+//! with the number of points: 10^10 points sum as accurately as 10^4. Terms are added with
+//! [`LaneFn::fold`], which may fuse a function's last product into the addition.
 
 use super::super::simd::{LaneFn, Lanes, avx2_fma_available};
 use super::super::sum::{CompensatedSum, two_sum};
@@ -19,14 +21,19 @@ use super::super::sum::{CompensatedSum, two_sum};
 struct Fast<F>(F);
 
 impl<F: LaneFn> LaneFn for Fast<F> {
+    const CHAINS: usize = F::CHAINS;
     #[inline(always)]
     fn eval<V: Lanes>(self, x: V) -> V {
         self.0.eval_fast(x)
     }
 }
 
-/// Vectors per accumulation chain per chunk (four chains).
+/// Vectors per chunk and accumulation chain with four chains (each lane's plain sum has 8 terms
+/// plus the chains' pairwise tree).
 const CHUNK: usize = 8;
+
+/// Vectors per chunk with one chain (each lane's plain sum has 16 terms).
+const CHUNK_ONE: usize = 16;
 
 /// Per-lane TwoSum: `s += t`, the rounding error into `c`. (A function, not a closure: closures
 /// do not inherit the caller's target features.)
@@ -38,9 +45,9 @@ fn add_two_sum<V: Lanes>(s: &mut V, c: &mut V, t: V) {
     *s = n;
 }
 
-/// `Σ_{k=k0}^{k1−1} f(a + k·h)` added into `acc`.
+/// `Σ_{k=k0}^{k1−1} f(a + k·h)` added into `acc`, with `F::CHAINS` accumulators (1 or 4).
 #[inline(always)]
-fn inner_sum<V: Lanes, F: LaneFn>(
+pub(super) fn inner_sum<V: Lanes, F: LaneFn>(
     f: F,
     a: f64,
     h: f64,
@@ -55,30 +62,43 @@ fn inner_sum<V: Lanes, F: LaneFn>(
     let step = V::splat(V::N as f64);
     let mut kf = V::iota() + V::splat(k0 as f64);
     let (mut s, mut c) = (V::zero(), V::zero());
-    let per_chunk = (4 * CHUNK * V::N) as u64;
     let mut left = k1 - k0;
-    let (s2, s3) = (step + step, step + step + step);
-    while left >= per_chunk {
-        let (mut p0, mut p1, mut p2, mut p3) = (V::zero(), V::zero(), V::zero(), V::zero());
-        for _ in 0..CHUNK {
-            let (x0, x1, x2, x3) = (
-                av + kf * hv,
-                av + (kf + step) * hv,
-                av + (kf + s2) * hv,
-                av + (kf + s3) * hv,
-            );
-            p0 = p0 + f.eval(x0);
-            p1 = p1 + f.eval(x1);
-            p2 = p2 + f.eval(x2);
-            p3 = p3 + f.eval(x3);
-            kf = kf + s3 + step;
+    if F::CHAINS == 1 {
+        let per_chunk = (CHUNK_ONE * V::N) as u64;
+        while left >= per_chunk {
+            let mut p = V::zero();
+            for _ in 0..CHUNK_ONE {
+                p = f.fold(p, av + kf * hv);
+                kf = kf + step;
+            }
+            add_two_sum(&mut s, &mut c, p);
+            left -= per_chunk;
         }
-        add_two_sum(&mut s, &mut c, (p0 + p1) + (p2 + p3));
-        left -= per_chunk;
+    } else {
+        let per_chunk = (4 * CHUNK * V::N) as u64;
+        let (s2, s3) = (step + step, step + step + step);
+        while left >= per_chunk {
+            let (mut p0, mut p1, mut p2, mut p3) = (V::zero(), V::zero(), V::zero(), V::zero());
+            for _ in 0..CHUNK {
+                let (x0, x1, x2, x3) = (
+                    av + kf * hv,
+                    av + (kf + step) * hv,
+                    av + (kf + s2) * hv,
+                    av + (kf + s3) * hv,
+                );
+                p0 = f.fold(p0, x0);
+                p1 = f.fold(p1, x1);
+                p2 = f.fold(p2, x2);
+                p3 = f.fold(p3, x3);
+                kf = kf + s3 + step;
+            }
+            add_two_sum(&mut s, &mut c, (p0 + p1) + (p2 + p3));
+            left -= per_chunk;
+        }
     }
     let mut p = V::zero();
     while left >= V::N as u64 {
-        p = p + f.eval(av + kf * hv);
+        p = f.fold(p, av + kf * hv);
         kf = kf + step;
         left -= V::N as u64;
     }

@@ -26,6 +26,7 @@
 mod builtin;
 mod expr;
 mod kernel;
+mod quadrants;
 
 #[cfg(test)]
 mod tests;
