@@ -20,6 +20,8 @@ use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+pub(crate) mod wide;
+pub(crate) mod words;
 
 /// A vector of `N` `f64` lanes.
 ///
@@ -56,6 +58,10 @@ pub(crate) trait Lanes:
     fn first(self) -> f64;
     /// `self * a + b`, fused iff [`Lanes::FMA`].
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `self * a + b` rounded once, on every path (the portable one calls the C library's
+    /// `fma`: exact, but slow where the CPU has no FMA instruction). For results that must be
+    /// the same bits everywhere.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -178,6 +184,10 @@ impl Lanes for f64 {
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         self * a + b
+    }
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
