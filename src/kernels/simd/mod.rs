@@ -110,6 +110,10 @@ pub(crate) trait LaneFn: Copy {
     fn eval_fast<V: Lanes>(self, x: V) -> V {
         self.eval(x)
     }
+    /// Whether a summing kernel passes the abscissa `a + k·h` (true), or only the offset
+    /// `k·h` from the grid's origin (false: the function has the origin folded into its own
+    /// constants, and saves an addition).
+    const ABSCISSA: bool = true;
     /// How many independent accumulators a summing kernel should keep (1 or 4): several
     /// hide the latency of short functions; long ones overlap across iterations by themselves
     /// and run faster with fewer live registers.
