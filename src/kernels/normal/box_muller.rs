@@ -8,9 +8,10 @@
 //!   (probability 2·10^-17) is not drawn, and values above about 7.4 (`U1 < 2^-40`, probability
 //!   10^-12) come from a visibly discrete set of radii.
 //! - `Θ`: the top 52 bits of the second word make `f ∈ [−1/2, 1/2)`, `θ = (π/2)·f ∈ [−π/4, π/4)`;
-//!   bits 9, 10 and 11 swap `cos θ` and `sin θ` and flip the two signs. These eight symmetries of
-//!   the square map `[−π/4, π/4)` onto the whole circle twice, evenly, so `Θ` is uniform (to the
-//!   2^-52 resolution of `f`).
+//!   bit 11 flips the sign of `cos θ`, bit 10 swaps the two coordinates. The four resulting
+//!   points `(±cos θ, sin θ)`, `(sin θ, ±cos θ)` are at angles `θ`, `π − θ`, `π/2 − θ` and
+//!   `θ − π/2`: four quarter turns that tile the circle once, so `Θ` is uniform (to the 2^-52
+//!   resolution of `f`).
 //!
 //! `ln`, `sin` and `cos` are [`crate::kernels::vmath::ln_v`] and
 //! [`crate::kernels::vmath::sin_cos_v`] (within 1 ulp of std's), `√` is IEEE's: the normals are
@@ -43,12 +44,12 @@ pub(super) fn polar<W: Words>(w1: W, w2: W) -> Polar<W::F> {
     let radius_sq = c(-2.0) * ln_v::<W>(u1);
     let f = w2.shr::<12>().or(one).to_f64() - c(1.5);
     let (s, co) = sin_cos_v(f * c(std::f64::consts::FRAC_PI_2));
-    let swap = w2.shl::<54>().top_bit_mask();
-    let (a, b) = (F::<W>::select(swap, s, co), F::<W>::select(swap, co, s));
+    let co = w2.shl::<52>().flip_sign(co);
+    let swap = w2.shl::<53>().top_bit_mask();
     Polar {
         radius_sq,
-        cos: w2.shl::<52>().flip_sign(a),
-        sin: w2.shl::<53>().flip_sign(b),
+        cos: F::<W>::select(swap, s, co),
+        sin: F::<W>::select(swap, co, s),
     }
 }
 
@@ -82,11 +83,13 @@ mod tests {
             let r = (-2.0 * u1.ln()).sqrt();
             let t = (f64::from_bits((w2 >> 12) | ONE_BITS) - 1.5) * std::f64::consts::FRAC_PI_2;
             let (mut a, mut b) = (t.cos(), t.sin());
-            if w2 & (1 << 9) != 0 {
+            if w2 & (1 << 11) != 0 {
+                a = -a;
+            }
+            if w2 & (1 << 10) != 0 {
                 std::mem::swap(&mut a, &mut b);
             }
-            let sign = |bit: u32| if w2 & (1 << bit) != 0 { -1.0 } else { 1.0 };
-            let (e0, e1) = (sign(11) * r * a, sign(10) * r * b);
+            let (e0, e1) = (r * a, r * b);
             for (z, e) in [(z0, e0), (z1, e1)] {
                 let err = (z - e).abs() / (e.abs() * f64::EPSILON).max(f64::MIN_POSITIVE);
                 worst = worst.max(err);

@@ -152,6 +152,37 @@ fn draws_pass_a_kolmogorov_smirnov_test() {
 }
 
 #[test]
+fn pairs_have_uniform_angles_and_exponential_radii() {
+    // The two normals of generator j's pair sit at j and 4 + j of each step of eight.
+    let mut xs = vec![0.0; 2_000_000];
+    Normals::new(5, 6).fill(&mut xs);
+    let pairs: Vec<(f64, f64)> = xs
+        .chunks_exact(8)
+        .flat_map(|c| (0..4).map(move |j| (c[j], c[4 + j])))
+        .collect();
+    // Angle: 64 equal sectors, chi-square with 63 degrees of freedom (0.1% point: 103.4).
+    let mut bins = [0u64; 64];
+    for &(a, b) in &pairs {
+        let u = (b.atan2(a) / std::f64::consts::TAU).rem_euclid(1.0);
+        bins[((u * 64.0) as usize).min(63)] += 1;
+    }
+    let expect = pairs.len() as f64 / 64.0;
+    let chi2: f64 = bins
+        .iter()
+        .map(|&c| (c as f64 - expect).powi(2) / expect)
+        .sum();
+    println!("angles of 10^6 pairs: chi-square {chi2:.1} (63 degrees of freedom)");
+    assert!(chi2 < 103.4, "chi-square {chi2}, bins {bins:?}");
+    // Radius²: exponential with mean 2 (KS).
+    let r2: Vec<f64> = pairs.iter().map(|&(a, b)| a * a + b * b).collect();
+    let d = ks_distance(&r2, |x| 1.0 - (-x / 2.0).exp());
+    assert!(
+        d < 1.628 / (r2.len() as f64).sqrt(),
+        "radius KS distance {d}"
+    );
+}
+
+#[test]
 fn combine_matches_one_pass() {
     let a = normal_stats(7, 0, 1000);
     let b = normal_stats(7, 1, 3000);

@@ -3,7 +3,8 @@
 //! For intervals `[i0, i1)` the kernel returns, unscaled by `h`,
 //! `(f(x_i0) + f(x_i1)) / 2 + Σ_{k=i0+1}^{i1−1} f(x_k)` with `x_k = a + k·h` computed exactly as
 //! the scalar expression `a + k as f64 * h` (a multiply, then an add: never fused, never
-//! accumulated), so every point has the same abscissa whichever block it falls in.
+//! accumulated), so every point has the same abscissa whichever block it falls in. (A function
+//! with [`LaneFn::ABSCISSA`] false receives `k as f64 * h` alone and adds `a` itself.)
 //!
 //! Summation: lanes accumulate plainly within chunks of `4 · CHUNK` vectors (four chains) or
 //! `CHUNK_ONE` vectors (one chain, for functions that ask for it through [`LaneFn::CHAINS`]),
