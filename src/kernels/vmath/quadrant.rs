@@ -113,16 +113,12 @@ impl Quadrant {
             let t = k * h;
             (quadrant_of(a + t) == self.q).then(|| self.reduce(t).abs())
         };
-        // The zero of r is near t = −(hi + mid); k = 0 covers a zero behind the grid's start.
+        // The zero of r is near t = −(hi + mid) (the estimate is within a point or two of it);
+        // k = 0 covers a zero behind the grid's start.
         let kz = (-(self.hi + self.mid) / h).floor();
-        let mut candidates = vec![0.0];
-        if kz.is_finite() {
-            candidates.extend((-1..=2).map(|d| kz + f64::from(d)).filter(|&k| {
-                (0.0..=9_007_199_254_740_992.0).contains(&k) // 0 ≤ k ≤ 2^53
-            }));
-        }
-        let r_min = candidates
+        let r_min = [0.0, kz - 1.0, kz, kz + 1.0, kz + 2.0]
             .into_iter()
+            .filter(|k| (0.0..=9_007_199_254_740_992.0).contains(k)) // 0 ≤ k ≤ 2^53
             .filter_map(r_at)
             .fold(f64::INFINITY, f64::min);
         self.lo.abs() <= r_min * 2f64.powi(-60)
