@@ -9,7 +9,9 @@
 //! copies jumped 2^128 steps apart each), run side by side in AVX2 lanes where the CPU has
 //! them, each pair of words turned into two normals by the Box–Muller transform (see
 //! `box_muller` for the method and its exactness). The numbers are the same bits on the AVX2
-//! and the portable path.
+//! and the portable path: the transform's fused multiply-adds are fused on both (the portable
+//! path calls the C library's `fma`, which makes it slow: about 45 ns per draw where the CPU
+//! has FMA, more where it has not, against 2.4 ns on the AVX2 path).
 
 mod box_muller;
 mod xoshiro;
