@@ -1,3 +1,5 @@
+use super::box_muller::box_muller;
+use super::sampler::{STEP, draw_steps, draw_steps_portable};
 use super::*;
 use crate::kernels::maxnormal::{ks_distance, ks_pvalue, normal_cdf};
 use rand::{Rng, RngExt};
