@@ -110,6 +110,14 @@ fn trapz(c: &mut Criterion<ThreadCpu>) {
             bch.iter(|| black_box(comp.partial(&grid, 0..grid.intervals())))
         });
     }
+    // The trapz app's case: sin² on [0, π], 10^8 points, one of two engines' blocks.
+    let grid = Grid::new(0.0, std::f64::consts::PI, 100_000_000).unwrap();
+    let comp = Integrand::Builtin(Builtin::Sin2).compile().unwrap();
+    let block = grid.block(2, 0);
+    g.throughput(Throughput::Elements(block.end - block.start));
+    g.bench_function("sin2 app block (1e8 on [0, pi], 1 of 2)", |bch| {
+        bch.iter(|| black_box(comp.partial(&grid, block.clone())))
+    });
     let n = 1_000_000u64;
     for e in ["x^2*sin(x)", "sin(x)^2", "exp(-(x^2))"] {
         let grid = Grid::new(0.0, 10.0, n).unwrap();

@@ -9,7 +9,8 @@
 //! - [`normal`]: keyed random streams and summary statistics of standard normal draws;
 //! - [`maxnormal`]: samples of the maximum of N normals, exact density/CDF, histograms, KS;
 //! - [`julia`]: escape counts of the Julia set of `z² + c`, by blocks of rows;
-//! - [`vmath`]: the vectorised `sin`, `cos` and `exp` used by the trapezoid kernels;
+//! - [`vmath`]: the vectorised `sin`, `cos`, `sin²` and `exp` of the trapezoid kernels, and the
+//!   `ln`, `sin`, `cos` of the normal sampler;
 //! - [`sum`]: compensated summation shared by the others.
 //!
 //! The hot loops are vectorised with AVX2 + FMA, picked at run time; a portable path computes

@@ -4,14 +4,27 @@
 //! Random numbers are keyed by a **stream index** chosen by the caller (a block of work, a
 //! task), never by an MPI rank: the same `(seed, index)` gives the same numbers whichever engine
 //! draws them, so results do not change with the number of engines.
+//!
+//! Standard normals come from [`Normals`]: four xoshiro256++ generators (the stream and three
+//! copies jumped 2^128 steps apart each), run side by side in AVX2 lanes where the CPU has
+//! them, each pair of words turned into two normals by the Box–Muller transform (see
+//! `box_muller` for the method and its exactness). The numbers are the same bits on the AVX2
+//! and the portable path: the transform's fused multiply-adds are fused on both (the portable
+//! path calls the C library's `fma`, which makes it slow: about 45 ns per draw where the CPU
+//! has FMA, more where it has not, against 2.4 ns on the AVX2 path).
 
-use rand::RngExt;
+mod box_muller;
+mod sampler;
+mod xoshiro;
+
 use rand::SeedableRng;
-use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::simd::avx2_fma_available;
 use super::sum::CompensatedSum;
+
+pub use sampler::Normals;
 
 /// SplitMix64's output function: a bijection of `u64` that mixes every input bit into every
 /// output bit.
@@ -88,54 +101,88 @@ impl NormalStats {
     }
 }
 
-/// Draws `n` standard normals keyed by `(seed, index)` and returns their mean, minimum and
-/// maximum (`rand_distr::StandardNormal`, a ziggurat sampler; the mean is summed with
-/// compensation).
-///
-/// The draws come from four generators taken in turn: [`stream`]`(seed, index)` and copies of
-/// it jumped 2^128, 2·2^128 and 3·2^128 steps ahead (non-overlapping). The sampler is an
-/// out-of-line call that keeps its generator's state in memory; with one generator each draw
-/// waits for the previous one's state to come back through memory, with four the draws
-/// overlap (about twice the throughput).
+/// The sum, minimum and maximum of `xs`: element `i` goes to lane `i % 4`, the lanes' plain
+/// sums fold as `(p0 + p1) + (p2 + p3)` (plain comparisons: draws are never NaN). The same
+/// bits on both paths.
+fn chunk_stats(xs: &[f64]) -> (f64, f64, f64) {
+    /// Adds `rest` (fewer than four) into lanes `0..`, then folds the lanes.
+    fn finish(
+        rest: &[f64],
+        mut p: [f64; 4],
+        mut lo: [f64; 4],
+        mut hi: [f64; 4],
+    ) -> (f64, f64, f64) {
+        for (l, &x) in rest.iter().enumerate() {
+            p[l] += x;
+            lo[l] = if x < lo[l] { x } else { lo[l] };
+            hi[l] = if x > hi[l] { x } else { hi[l] };
+        }
+        let min = lo
+            .iter()
+            .fold(f64::INFINITY, |a, &b| if b < a { b } else { a });
+        let max = hi
+            .iter()
+            .fold(f64::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+        ((p[0] + p[1]) + (p[2] + p[3]), min, max)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma_available() {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(xs: &[f64]) -> (f64, f64, f64) {
+            use super::simd::Lanes;
+            use super::simd::avx2::V4;
+            let (mut p, mut lo, mut hi) = (
+                V4::zero(),
+                V4::splat(f64::INFINITY),
+                V4::splat(f64::NEG_INFINITY),
+            );
+            let mut quads = xs.chunks_exact(4);
+            for q in &mut quads {
+                let x = V4::load(q);
+                p = p + x;
+                // min/max: `if x < lo { x } else { lo }`, as the portable path.
+                lo = x.min(lo);
+                hi = x.max(hi);
+            }
+            let mut lanes = [[0.0; 4]; 3];
+            for (v, l) in [p, lo, hi].into_iter().zip(&mut lanes) {
+                v.store(l);
+            }
+            finish(quads.remainder(), lanes[0], lanes[1], lanes[2])
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { avx2(xs) };
+    }
+    let mut p = [0.0f64; 4];
+    let (mut lo, mut hi) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
+        for (l, &x) in q.iter().enumerate() {
+            p[l] += x;
+            lo[l] = if x < lo[l] { x } else { lo[l] };
+            hi[l] = if x > hi[l] { x } else { hi[l] };
+        }
+    }
+    finish(quads.remainder(), p, lo, hi)
+}
+
+/// Draws `n` standard normals of stream `(seed, index)` ([`Normals`]: Box–Muller on four
+/// xoshiro256++ generators) and returns their mean, minimum and maximum (the mean summed with
+/// compensation). The same bits on every CPU.
 pub fn normal_stats(seed: u64, index: u64, n: u64) -> NormalStats {
-    let mut g0 = stream(seed, index);
-    let mut g1 = g0.clone();
-    g1.jump();
-    let mut g2 = g1.clone();
-    g2.jump();
-    let mut g3 = g2.clone();
-    g3.jump();
+    let mut g = Normals::new(seed, index);
     let mut sum = CompensatedSum::default();
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    // Draw into a buffer, then reduce it: the reduction vectorises and the draw loop carries
-    // nothing but the generators.
+    // Draw into a buffer, then reduce it.
     let mut buf = [0.0f64; 256];
     let mut left = n;
     while left > 0 {
         let m = left.min(buf.len() as u64) as usize;
-        let mut quads = buf[..m].chunks_exact_mut(4);
-        for q in &mut quads {
-            q[0] = g0.sample(StandardNormal);
-            q[1] = g1.sample(StandardNormal);
-            q[2] = g2.sample(StandardNormal);
-            q[3] = g3.sample(StandardNormal);
-        }
-        let gens = [&mut g0, &mut g1, &mut g2];
-        for (x, g) in quads.into_remainder().iter_mut().zip(gens) {
-            *x = g.sample(StandardNormal);
-        }
-        let mut p = [0.0f64; 4];
-        let (mut lo, mut hi) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
-        for (i, &x) in buf[..m].iter().enumerate() {
-            let l = i % 4;
-            p[l] += x;
-            // Plain comparisons: draws are never NaN.
-            lo[l] = if x < lo[l] { x } else { lo[l] };
-            hi[l] = if x > hi[l] { x } else { hi[l] };
-        }
-        sum.add((p[0] + p[1]) + (p[2] + p[3]));
-        min = lo.iter().fold(min, |a, &b| if b < a { b } else { a });
-        max = hi.iter().fold(max, |a, &b| if b > a { b } else { a });
+        g.fill(&mut buf[..m]);
+        let (s, lo, hi) = chunk_stats(&buf[..m]);
+        sum.add(s);
+        min = if lo < min { lo } else { min };
+        max = if hi > max { hi } else { max };
         left -= m as u64;
     }
     NormalStats {
@@ -151,75 +198,4 @@ pub fn normal_stats(seed: u64, index: u64, n: u64) -> NormalStats {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn streams_are_reproducible_and_distinct() {
-        let draw = |seed, index| -> Vec<u64> {
-            let mut r = stream(seed, index);
-            (0..4).map(|_| r.random()).collect()
-        };
-        assert_eq!(draw(5, 9), draw(5, 9));
-        let mut firsts: Vec<u64> = (0..10_000).map(|i| draw(5, i)[0]).collect();
-        firsts.sort_unstable();
-        firsts.dedup();
-        assert_eq!(firsts.len(), 10_000);
-        assert_ne!(draw(0, 0), draw(1, 0));
-    }
-
-    #[test]
-    fn moments_of_a_million_draws() {
-        let s = normal_stats(2024, 3, 1_000_000);
-        // Standard error of the mean: 1e-3; five of them.
-        assert!(s.mean.abs() < 5e-3, "mean {}", s.mean);
-        // The extremes of 10^6 normals lie near ±4.9 (beyond ±3.5 with overwhelming probability).
-        assert!(s.max > 3.5 && s.max < 7.0, "max {}", s.max);
-        assert!(s.min < -3.5 && s.min > -7.0, "min {}", s.min);
-        // Variance of the draws of the first generator.
-        let mut rng = stream(2024, 3);
-        let var = (0..250_000)
-            .map(|_| {
-                let x: f64 = rng.sample(StandardNormal);
-                (x - s.mean) * (x - s.mean)
-            })
-            .sum::<f64>()
-            / 250_000.0;
-        assert!(
-            (var - 1.0).abs() < 5.0 * (2.0f64 / 1e6).sqrt(),
-            "variance {var}"
-        );
-    }
-
-    #[test]
-    fn draws_interleave_four_jumped_generators() {
-        // The minimum of the first 6 draws, recomputed from the four generators by hand.
-        let mut g: Vec<Xoshiro256PlusPlus> = vec![stream(9, 4)];
-        for _ in 0..3 {
-            let mut next = g.last().unwrap().clone();
-            next.jump();
-            g.push(next);
-        }
-        let draws: Vec<f64> = (0..6).map(|i| g[i % 4].sample(StandardNormal)).collect();
-        let s = normal_stats(9, 4, 6);
-        assert_eq!(s.min, draws.iter().copied().fold(f64::INFINITY, f64::min));
-        assert_eq!(
-            s.max,
-            draws.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-        );
-        assert!((s.mean - draws.iter().sum::<f64>() / 6.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn combine_matches_one_pass() {
-        let a = normal_stats(7, 0, 1000);
-        let b = normal_stats(7, 1, 3000);
-        let c = a.combine(b);
-        assert_eq!(c.count, 4000);
-        assert!((c.mean - (a.mean * 1000.0 + b.mean * 3000.0) / 4000.0).abs() < 1e-15);
-        assert_eq!(c.min, a.min.min(b.min));
-        let empty = normal_stats(7, 2, 0);
-        assert_eq!(empty.combine(a), a);
-        assert_eq!(a.combine(empty), a);
-    }
-}
+mod tests;

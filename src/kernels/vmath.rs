@@ -25,13 +25,19 @@
 //! (`quadrant`: the reduction is three additions of per-quadrant constants; `sin2`: one
 //! polynomial for `sin² r`, no per-lane selection). Those values are within 4 ulp of std's
 //! `sin(x)²` everywhere on `|x| ≤ 10^6`, zeros included (measured, `tests.rs`).
+//!
+//! **Same bits everywhere.** `ln_v` and `sin_cos_v` (module `repro`, for the Box–Muller
+//! normals of [`crate::kernels::normal`]) avoid the path-dependent `mul_add`: their results are
+//! identical on the AVX2 and portable paths, within 1 ulp of std's.
 
 use super::simd::{LaneFn, Lanes, MAGIC, avx2_fma_available, patch_lanes};
 
 mod quadrant;
+mod repro;
 mod sin2;
 
 pub(crate) use quadrant::{Quadrant, quadrant_of};
+pub(crate) use repro::{ln_v, sin_cos_v};
 pub(crate) use sin2::{QuadrantFn, Sin2Q};
 
 /// Beyond this `|x|`, `sin`/`cos` use std lane by lane (q stays below 2^20, so the portable

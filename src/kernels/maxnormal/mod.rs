@@ -2,7 +2,7 @@
 //! they are split, the exact distribution, histograms and the Kolmogorov–Smirnov distance.
 //!
 //! Sample `s` (a global index) is the maximum of normals `s·N .. (s+1)·N` of its block's
-//! stream: block `b = s / BLOCK` draws from [`super::normal::stream`]`(seed, b)`.
+//! draws: block `b = s / BLOCK` draws from [`Normals`]`::new(seed, b)`.
 //! An engine asked for samples `[s0, s1)` starts at block `s0 / BLOCK` and skips the first
 //! samples of that block by drawing them, so the samples, in global order, are bit-identical
 //! however the range is cut.
@@ -24,14 +24,11 @@ mod tests;
 
 use std::ops::Range;
 
-use rand::RngExt;
-use rand_distr::StandardNormal;
-
 pub use dist::{cdf, density, ks_distance, ks_pvalue, normal_cdf, quantile};
 pub use hist::{Histogram, auto_edges, exact_edges, linspace_edges};
 pub use ks::{SortedBlock, ks_distance_of_blocks, sort_with_cdf};
 
-use super::normal::stream;
+use super::normal::Normals;
 
 /// Samples per random stream block.
 pub const BLOCK: u64 = 4096;
@@ -46,31 +43,55 @@ pub fn samples(seed: u64, n: u32, range: Range<u64>) -> Vec<f64> {
     out
 }
 
+/// Normals drawn per [`Normals::fill`] call.
+const DRAWS_PER_FILL: usize = 4096;
+
+/// The largest of `xs` (plain comparisons: draws are never NaN), or `m` if larger.
+fn max_of(m: f64, xs: &[f64]) -> f64 {
+    xs.iter().fold(m, |m, &x| if x > m { x } else { m })
+}
+
 /// As [`samples`], appending to `out`.
 ///
 /// # Panics
 /// Panics if `n` is zero.
 pub fn samples_into(seed: u64, n: u32, range: Range<u64>, out: &mut Vec<f64>) {
     assert!(n > 0, "maxnormal: the maximum of zero normals is undefined");
+    let per_sample = n as usize;
+    let mut buf = vec![0.0; DRAWS_PER_FILL];
     let mut s = range.start;
     while s < range.end {
         let block = s / BLOCK;
         let end = ((block + 1) * BLOCK).min(range.end);
-        let mut rng = stream(seed, block);
-        for _ in 0..(s - block * BLOCK) * u64::from(n) {
-            let _: f64 = rng.sample(StandardNormal);
-        }
-        for _ in s..end {
-            let mut m = f64::NEG_INFINITY;
-            for _ in 0..n {
-                let x: f64 = rng.sample(StandardNormal);
-                // A plain comparison: draws are never NaN.
-                if x > m {
-                    m = x;
-                }
+        let mut g = Normals::new(seed, block);
+        g.skip((s - block * BLOCK) * u64::from(n));
+        if per_sample <= DRAWS_PER_FILL {
+            // Whole samples per fill.
+            let per_fill = (DRAWS_PER_FILL / per_sample) as u64;
+            while s < end {
+                let m = (end - s).min(per_fill) as usize;
+                let draws = &mut buf[..m * per_sample];
+                g.fill(draws);
+                out.extend(
+                    draws
+                        .chunks_exact(per_sample)
+                        .map(|c| max_of(f64::NEG_INFINITY, c)),
+                );
+                s += m as u64;
             }
-            out.push(m);
+        } else {
+            // One sample over several fills.
+            for _ in s..end {
+                let (mut left, mut m) = (per_sample, f64::NEG_INFINITY);
+                while left > 0 {
+                    let k = left.min(DRAWS_PER_FILL);
+                    g.fill(&mut buf[..k]);
+                    m = max_of(m, &buf[..k]);
+                    left -= k;
+                }
+                out.push(m);
+            }
+            s = end;
         }
-        s = end;
     }
 }

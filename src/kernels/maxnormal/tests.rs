@@ -15,12 +15,32 @@ fn samples_are_identical_under_any_split() {
             .collect();
         assert_eq!(joined, whole, "cuts {cuts:?}");
     }
-    // Block b draws from stream(seed, b): block 1's first sample is the max of its first 10.
-    let mut r = crate::kernels::normal::stream(3, 1);
-    let first = (0..10)
-        .map(|_| r.sample::<f64, _>(StandardNormal))
+    // Block b draws from Normals::new(seed, b): block 1's first sample is the max of its first
+    // 10, its third the max of draws 20..30.
+    let mut draws = [0.0; 30];
+    crate::kernels::normal::Normals::new(3, 1).fill(&mut draws);
+    let max = |d: &[f64]| d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(whole[BLOCK as usize], max(&draws[..10]));
+    assert_eq!(whole[BLOCK as usize + 2], max(&draws[20..]));
+}
+
+#[test]
+fn samples_of_many_normals_span_several_fills() {
+    // N above the fill size: each sample takes several fills, splits still agree.
+    let n = 5000;
+    let whole = samples(4, n, 4094..4099);
+    let mut parts = samples(4, n, 4094..4096);
+    parts.extend(samples(4, n, 4096..4097));
+    parts.extend(samples(4, n, 4097..4099));
+    assert_eq!(whole, parts);
+    let mut draws = vec![0.0; 2 * n as usize];
+    crate::kernels::normal::Normals::new(4, 1).fill(&mut draws);
+    let second = draws[n as usize..]
+        .iter()
+        .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    assert_eq!(whole[BLOCK as usize], first);
+    assert_eq!(whole[3], second); // sample 4097 = block 1, sample 1
+    assert!(whole.iter().all(|&m| m > 2.0 && m < 7.0), "{whole:?}");
 }
 
 #[test]

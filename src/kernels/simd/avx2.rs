@@ -1,6 +1,7 @@
-//! Four `f64` lanes in an AVX2 register, with FMA.
+//! Four `f64` lanes in an AVX2 register, with FMA, and four 64-bit words beside them.
 //!
-//! A [`V4`] value exists only inside code reached from a `#[target_feature(enable = "avx2,fma")]`
+//! A [`V4`] or [`U4`] value exists only inside code reached from a
+//! `#[target_feature(enable = "avx2,fma")]`
 //! function that the caller entered after [`super::avx2_fma_available`] returned true; that is
 //! the safety argument for every `unsafe` block below (the intrinsics need AVX/AVX2/FMA; they
 //! touch no memory except through the bounds-checked slices in `load`/`store`).
@@ -14,7 +15,9 @@ use super::Lanes;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct V4(__m256d);
 
-/// A four-lane mask (all bits set in a lane = true).
+/// A four-lane mask: a lane is true where its sign bit is set (comparisons set all its bits;
+/// [`super::words::Words::top_bit_mask`] only the sign bit, which is all that `select`, `any`
+/// and the bitwise operations look at).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct M4(__m256d);
 
@@ -105,6 +108,10 @@ impl Lanes for V4 {
         V4(unsafe { _mm256_fmadd_pd(self.0, a.0, b.0) })
     }
     #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+    #[inline(always)]
     fn sqrt(self) -> Self {
         // SAFETY: AVX is enabled (module docs).
         V4(unsafe { _mm256_sqrt_pd(self.0) })
@@ -171,5 +178,72 @@ impl Lanes for V4 {
             let bits = _mm256_add_epi64(_mm256_castpd_si256(self.0), _mm256_set1_epi64x(1023));
             _mm256_castsi256_pd(_mm256_slli_epi64::<52>(bits))
         })
+    }
+}
+
+/// Four 64-bit words in an AVX2 register (the word lanes beside [`V4`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct U4(__m256i);
+
+macro_rules! word_op {
+    ($m:ident, $intr:ident) => {
+        #[inline(always)]
+        fn $m(self, o: Self) -> Self {
+            // SAFETY: AVX2 is enabled wherever a U4 exists (module docs).
+            U4(unsafe { $intr(self.0, o.0) })
+        }
+    };
+}
+
+impl super::words::Words for U4 {
+    type F = V4;
+
+    #[inline(always)]
+    fn splat(x: u64) -> Self {
+        // SAFETY: AVX is enabled wherever a U4 is made (module docs).
+        U4(unsafe { _mm256_set1_epi64x(x as i64) })
+    }
+    #[inline(always)]
+    fn load(s: &[u64]) -> Self {
+        let s: &[u64; 4] = s[..4].try_into().expect("four lanes");
+        // SAFETY: `s` is four readable u64s; AVX is enabled (module docs).
+        U4(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) })
+    }
+    #[inline(always)]
+    fn store(self, out: &mut [u64]) {
+        let out: &mut [u64; 4] = (&mut out[..4]).try_into().expect("four lanes");
+        // SAFETY: `out` is four writable u64s; AVX is enabled (module docs).
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), self.0) }
+    }
+    word_op!(wrapping_add, _mm256_add_epi64);
+    word_op!(xor, _mm256_xor_si256);
+    word_op!(or, _mm256_or_si256);
+    word_op!(and, _mm256_and_si256);
+    #[inline(always)]
+    fn shl<const K: i32>(self) -> Self {
+        // SAFETY: AVX2 is enabled (module docs).
+        U4(unsafe { _mm256_slli_epi64::<K>(self.0) })
+    }
+    #[inline(always)]
+    fn shr<const K: i32>(self) -> Self {
+        // SAFETY: AVX2 is enabled (module docs).
+        U4(unsafe { _mm256_srli_epi64::<K>(self.0) })
+    }
+    #[inline(always)]
+    fn to_f64(self) -> V4 {
+        // SAFETY: AVX is enabled (module docs); a cast moves no data.
+        V4(unsafe { _mm256_castsi256_pd(self.0) })
+    }
+    #[inline(always)]
+    fn from_f64(f: V4) -> Self {
+        // SAFETY: AVX is enabled (module docs); a cast moves no data.
+        U4(unsafe { _mm256_castpd_si256(f.0) })
+    }
+    #[inline(always)]
+    fn top_bit_mask(self) -> M4 {
+        // `select` (vblendvpd) and `any` (vmovmskpd) read the sign bit of a mask lane only, and
+        // the mask operations are bitwise: the top bit stands for the lane.
+        // SAFETY: AVX is enabled (module docs); a cast moves no data.
+        M4(unsafe { _mm256_castsi256_pd(self.0) })
     }
 }

@@ -20,6 +20,8 @@ use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+pub(crate) mod wide;
+pub(crate) mod words;
 
 /// A vector of `N` `f64` lanes.
 ///
@@ -56,6 +58,10 @@ pub(crate) trait Lanes:
     fn first(self) -> f64;
     /// `self * a + b`, fused iff [`Lanes::FMA`].
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `self * a + b` rounded once, on every path (the portable one calls the C library's
+    /// `fma`: exact, but slow where the CPU has no FMA instruction). For results that must be
+    /// the same bits everywhere.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -104,6 +110,10 @@ pub(crate) trait LaneFn: Copy {
     fn eval_fast<V: Lanes>(self, x: V) -> V {
         self.eval(x)
     }
+    /// Whether a summing kernel passes the abscissa `a + k·h` (true), or only the offset
+    /// `k·h` from the grid's origin (false: the function has the origin folded into its own
+    /// constants, and saves an addition).
+    const ABSCISSA: bool = true;
     /// How many independent accumulators a summing kernel should keep (1 or 4): several
     /// hide the latency of short functions; long ones overlap across iterations by themselves
     /// and run faster with fewer live registers.
@@ -178,6 +188,10 @@ impl Lanes for f64 {
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         self * a + b
+    }
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
     #[inline(always)]
     fn sqrt(self) -> Self {

@@ -3,7 +3,8 @@
 //! For intervals `[i0, i1)` the kernel returns, unscaled by `h`,
 //! `(f(x_i0) + f(x_i1)) / 2 + Σ_{k=i0+1}^{i1−1} f(x_k)` with `x_k = a + k·h` computed exactly as
 //! the scalar expression `a + k as f64 * h` (a multiply, then an add: never fused, never
-//! accumulated), so every point has the same abscissa whichever block it falls in.
+//! accumulated), so every point has the same abscissa whichever block it falls in. (A function
+//! with [`LaneFn::ABSCISSA`] false receives `k as f64 * h` alone and adds `a` itself.)
 //!
 //! Summation: lanes accumulate plainly within chunks of `4 · CHUNK` vectors (four chains) or
 //! `CHUNK_ONE` vectors (one chain, for functions that ask for it through [`LaneFn::CHAINS`]),
@@ -21,6 +22,7 @@ use super::super::sum::{CompensatedSum, two_sum};
 struct Fast<F>(F);
 
 impl<F: LaneFn> LaneFn for Fast<F> {
+    const ABSCISSA: bool = F::ABSCISSA;
     const CHAINS: usize = F::CHAINS;
     #[inline(always)]
     fn eval<V: Lanes>(self, x: V) -> V {
@@ -43,6 +45,13 @@ fn add_two_sum<V: Lanes>(s: &mut V, c: &mut V, t: V) {
     let bb = n - *s;
     *c = *c + ((*s - (n - bb)) + (t - bb));
     *s = n;
+}
+
+/// The argument of `f` at grid offset `kf·h`: `a + kf·h`, or `kf·h` alone (see
+/// [`LaneFn::ABSCISSA`]).
+#[inline(always)]
+fn arg<V: Lanes, F: LaneFn>(av: V, kf: V, hv: V) -> V {
+    if F::ABSCISSA { av + kf * hv } else { kf * hv }
 }
 
 /// `Σ_{k=k0}^{k1−1} f(a + k·h)` added into `acc`, with `F::CHAINS` accumulators (1 or 4).
@@ -68,7 +77,7 @@ pub(super) fn inner_sum<V: Lanes, F: LaneFn>(
         while left >= per_chunk {
             let mut p = V::zero();
             for _ in 0..CHUNK_ONE {
-                p = f.fold(p, av + kf * hv);
+                p = f.fold(p, arg::<V, F>(av, kf, hv));
                 kf = kf + step;
             }
             add_two_sum(&mut s, &mut c, p);
@@ -81,10 +90,10 @@ pub(super) fn inner_sum<V: Lanes, F: LaneFn>(
             let (mut p0, mut p1, mut p2, mut p3) = (V::zero(), V::zero(), V::zero(), V::zero());
             for _ in 0..CHUNK {
                 let (x0, x1, x2, x3) = (
-                    av + kf * hv,
-                    av + (kf + step) * hv,
-                    av + (kf + s2) * hv,
-                    av + (kf + s3) * hv,
+                    arg::<V, F>(av, kf, hv),
+                    arg::<V, F>(av, kf + step, hv),
+                    arg::<V, F>(av, kf + s2, hv),
+                    arg::<V, F>(av, kf + s3, hv),
                 );
                 p0 = f.fold(p0, x0);
                 p1 = f.fold(p1, x1);
@@ -98,13 +107,13 @@ pub(super) fn inner_sum<V: Lanes, F: LaneFn>(
     }
     let mut p = V::zero();
     while left >= V::N as u64 {
-        p = f.fold(p, av + kf * hv);
+        p = f.fold(p, arg::<V, F>(av, kf, hv));
         kf = kf + step;
         left -= V::N as u64;
     }
     if left > 0 {
         let keep = V::iota().lt(V::splat(left as f64));
-        p = p + V::select(keep, f.eval(av + kf * hv), V::zero());
+        p = p + V::select(keep, f.eval(arg::<V, F>(av, kf, hv)), V::zero());
     }
     add_two_sum(&mut s, &mut c, p);
     let (mut ss, mut cc) = ([0.0; 8], [0.0; 8]);

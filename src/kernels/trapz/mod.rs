@@ -5,7 +5,8 @@
 //! `[i0, i1)` contributes `h · Σ_{i=i0}^{i1−1} (f(x_i) + f(x_{i+1}))/2`, returned as a
 //! [`CompensatedSum`] so that the controller can add blocks from any number of engines with
 //! compensation: the total depends on the split only through rounding (about 1e-16 relative).
-//! Each `x_k` is computed as `a + k as f64 * h`, never by accumulation.
+//! Each `x_k` is computed as `a + k as f64 * h`, never by accumulation (the `sin2` kernel adds
+//! `k as f64 * h` to `a` exactly, inside its range reduction: half an ulp closer still).
 //!
 //! ```
 //! use mpiview::kernels::sum::CompensatedSum;

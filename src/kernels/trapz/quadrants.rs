@@ -7,9 +7,10 @@
 //! ([`Quadrant`]) and which has no per-lane branch or selection. The run contributes
 //! `offset · m + sign · Σ g_q` (`m` its number of points; both products exact).
 //!
-//! Every point is evaluated at the same abscissa `a + k as f64 * h` as on the per-lane path,
-//! and its quadrant depends on `k` only, so a point's contribution does not depend on the
-//! block that holds it. The run sums are compensated like the per-lane kernel's.
+//! Point `k` is evaluated at `a + fl(k·h)`, the offset added to the origin exactly (inside the
+//! reduction, see [`Quadrant`]): within half an ulp of the per-lane kernels' abscissa
+//! `fl(a + k·h)`. Its quadrant, and so its value, depend on `k` only, not on the block that holds
+//! it. The run sums are compensated like the per-lane kernel's.
 //!
 //! The path is taken when the block lies in `|x| ≤ 10^6` and the grid has at least
 //! [`MIN_POINTS_PER_QUADRANT`] points per quadrant (a run costs a bisection and a few
@@ -39,11 +40,29 @@ fn run_end(same: impl Fn(u64) -> bool, k0: u64, k1: u64) -> u64 {
     hi
 }
 
-/// `f(x)` at one point, by its quadrant (lane 0 of `V`: the same arithmetic as the hot loop).
+/// The lane function, offset and sign of quadrant `q` of the grid `(a, h)`: with the
+/// two-addition reduction where it is enough (a choice that depends on `a`, `h` and `q` only,
+/// so a point's value does not depend on the block that holds it).
+macro_rules! with_piece {
+    ($f:expr, $q:expr, ($a:expr, $h:expr), |$g:ident, $offset:ident, $sign:ident| $body:expr) => {{
+        let quadrant = Quadrant::new($q, $a);
+        if quadrant.short_is_enough($a, $h) {
+            let ($g, $offset, $sign) = $f.piece::<false>(quadrant);
+            $body
+        } else {
+            let ($g, $offset, $sign) = $f.piece::<true>(quadrant);
+            $body
+        }
+    }};
+}
+
+/// `f` at grid point `k` (lane 0 of `V`: the same arithmetic as the hot loop).
 #[inline(always)]
-fn value<V: Lanes, F: QuadrantFn>(f: F, x: f64) -> f64 {
-    let (g, offset, sign) = f.piece(Quadrant::new(quadrant_of(x)));
-    offset + sign * g.eval(V::splat(x)).first()
+fn value<V: Lanes, F: QuadrantFn>(f: F, a: f64, h: f64, k: u64) -> f64 {
+    let t = k as f64 * h;
+    with_piece!(f, quadrant_of(a + t), (a, h), |g, offset, sign| {
+        offset + sign * g.eval(V::splat(t)).first()
+    })
 }
 
 /// The unscaled trapezoid sum over intervals `[i0, i1)`, run by run (see the module docs).
@@ -53,16 +72,18 @@ fn weighted<V: Lanes, F: QuadrantFn>(f: F, a: f64, h: f64, i0: u64, i1: u64) -> 
     if i0 >= i1 {
         return acc;
     }
+    acc.add(0.5 * value::<V, F>(f, a, h, i0));
+    acc.add(0.5 * value::<V, F>(f, a, h, i1));
     let x = |k: u64| a + k as f64 * h;
-    acc.add(0.5 * value::<V, F>(f, x(i0)));
-    acc.add(0.5 * value::<V, F>(f, x(i1)));
     let mut k = i0 + 1;
     while k < i1 {
         let q = quadrant_of(x(k));
         let end = run_end(|j| quadrant_of(x(j)) == q, k, i1);
-        let (g, offset, sign) = f.piece(Quadrant::new(q));
         let mut run = CompensatedSum::default();
-        inner_sum::<V, F::Piece>(g, a, h, k, end, &mut run);
+        let (offset, sign) = with_piece!(f, q, (a, h), |g, offset, sign| {
+            inner_sum::<V, _>(g, a, h, k, end, &mut run);
+            (offset, sign)
+        });
         acc = acc
             .combine(CompensatedSum::new(offset * (end - k) as f64))
             .combine(CompensatedSum {

@@ -314,6 +314,21 @@ fn sin2_is_accurate_to_rounding_at_many_points() {
 }
 
 #[test]
+fn sin2_on_degenerate_grids() {
+    // a = b: h = 0, every point the same; the integral is zero on both paths.
+    let g = Grid::new(1.0, 1.0, 5000).unwrap();
+    for portable in [false, true] {
+        let t = compiled("sin2").partial_on(&g, 0..g.intervals(), portable);
+        assert_eq!(t.value(), 0.0);
+    }
+    // Backwards over several quadrants.
+    let g = Grid::new(9.0, -4.0, 2_000_001).unwrap();
+    let t = whole(&compiled("sin2"), &g);
+    let exact = Builtin::Sin2.exact(9.0, -4.0).unwrap();
+    assert!((t - exact).abs() <= 1e-11 * exact.abs(), "{t} vs {exact}");
+}
+
+#[test]
 fn sin2_by_quadrants_and_per_lane_agree() {
     // Fine grids take the quadrant path, coarse ones (under 1024 points per quadrant) the
     // per-lane kernel; both against std's sin² point by point.

@@ -1,9 +1,10 @@
 //! `sin² x` quadrant by quadrant, for the trapezoid kernel of the `sin2` integrand.
 //!
-//! With `x = q·π/2 + r` ([`Quadrant`]), `sin² x` is `sin² r` for even `q` and `1 − sin² r` for
-//! odd `q`. A summing kernel that keeps one quadrant per run therefore needs only `sin² r`
-//! per point, with no per-lane selection: the constant `1` and the sign are applied to the
-//! run's sum (see [`QuadrantFn`]).
+//! With `x = q·π/2 + r` ([`Quadrant`]: along a grid `x = a + t`, and `r` is computed from the
+//! offset `t`), `sin² x` is `sin² r` for even `q` and `1 − sin² r` for odd `q`. A summing
+//! kernel that keeps one quadrant per run therefore needs only `sin² r` per point, with no
+//! per-lane selection: the constant `1` and the sign are applied to the run's sum (see
+//! [`QuadrantFn`]).
 //!
 //! **Polynomial.** `sin² r = z·(1 + z·Q(z))` with `z = r²` and `Q` of degree 6: the minimax
 //! (Remez) approximation of `(sin² r/z − 1)/z` for the *relative* error of `sin² r` on
@@ -43,13 +44,14 @@ fn sin2_factors<V: Lanes>(r: V) -> (V, V) {
     (z, z.mul_add(q, V::splat(1.0)))
 }
 
-/// A function that is, on each quadrant `q`, `offset + sign · g_q(x)` with a cheap lane
-/// function `g_q` (for `x` in that quadrant, `|x| ≤ 10^6`).
+/// A function that is, on each quadrant `q`, `offset + sign · g_q` with a cheap lane function
+/// `g_q` of the grid offset `t` (the point being `a + t`, `|a + t| ≤ 10^6`).
 pub(crate) trait QuadrantFn: Copy {
-    /// The lane function `g_q` of one quadrant.
-    type Piece: LaneFn;
+    /// The lane function `g_q` of one quadrant, with the full (`FULL`) or the two-addition
+    /// reduction ([`Quadrant::reduce`], [`Quadrant::reduce_short`]).
+    type Piece<const FULL: bool>: LaneFn;
     /// `(g_q, offset, sign)` for a quadrant; `sign` is ±1.
-    fn piece(self, quadrant: Quadrant) -> (Self::Piece, f64, f64);
+    fn piece<const FULL: bool>(self, quadrant: Quadrant) -> (Self::Piece<FULL>, f64, f64);
 }
 
 /// `sin² x` as a [`QuadrantFn`]: `sin²(x − q·π/2)`, plus `1 −` on odd quadrants.
@@ -57,9 +59,9 @@ pub(crate) trait QuadrantFn: Copy {
 pub(crate) struct Sin2Q;
 
 impl QuadrantFn for Sin2Q {
-    type Piece = Sin2Reduced;
+    type Piece<const FULL: bool> = Sin2Reduced<FULL>;
     #[inline]
-    fn piece(self, quadrant: Quadrant) -> (Sin2Reduced, f64, f64) {
+    fn piece<const FULL: bool>(self, quadrant: Quadrant) -> (Sin2Reduced<FULL>, f64, f64) {
         let (offset, sign) = if quadrant.is_odd() {
             (1.0, -1.0)
         } else {
@@ -69,22 +71,37 @@ impl QuadrantFn for Sin2Q {
     }
 }
 
-/// `sin²(x − q·π/2)` per lane for the `x` of one quadrant `q`.
+/// `sin²(a + t − q·π/2)` per lane for the grid offsets `t` of one quadrant `q` (the reduction
+/// with `lo` if `FULL`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Sin2Reduced(pub(crate) Quadrant);
+pub(crate) struct Sin2Reduced<const FULL: bool>(pub(crate) Quadrant);
 
-impl LaneFn for Sin2Reduced {
+impl<const FULL: bool> Sin2Reduced<FULL> {
+    /// `(z, 1 + z·Q(z))` at grid offset `t`.
+    #[inline(always)]
+    fn factors<V: Lanes>(self, t: V) -> (V, V) {
+        sin2_factors(if FULL {
+            self.0.reduce(t)
+        } else {
+            self.0.reduce_short(t)
+        })
+    }
+}
+
+impl<const FULL: bool> LaneFn for Sin2Reduced<FULL> {
+    // The argument is the offset t: the origin is in the reduction's constants.
+    const ABSCISSA: bool = false;
     // One accumulator: the polynomial is long enough to overlap across iterations, and the
     // constants stay in registers.
     const CHAINS: usize = 1;
     #[inline(always)]
-    fn eval<V: Lanes>(self, x: V) -> V {
-        let (z, v) = sin2_factors(self.0.reduce(x));
+    fn eval<V: Lanes>(self, t: V) -> V {
+        let (z, v) = self.factors(t);
         z * v
     }
     #[inline(always)]
-    fn fold<V: Lanes>(self, acc: V, x: V) -> V {
-        let (z, v) = sin2_factors(self.0.reduce(x));
+    fn fold<V: Lanes>(self, acc: V, t: V) -> V {
+        let (z, v) = self.factors(t);
         z.mul_add(v, acc)
     }
 }

@@ -183,7 +183,7 @@ fn special_values() {
 fn quadrant_sin2<V: Lanes>(xs: &[f64]) -> Vec<f64> {
     xs.iter()
         .map(|&x| {
-            let (g, offset, sign) = Sin2Q.piece(Quadrant::new(quadrant_of(x)));
+            let (g, offset, sign) = Sin2Q.piece::<true>(Quadrant::new(quadrant_of(x), 0.0));
             offset + sign * g.eval(V::splat(x)).first()
         })
         .collect()
