@@ -88,7 +88,7 @@ struct Args {
     /// Directory of the app binaries (default: this program's directory).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
-    /// Directory for the outputs (default: results/scaling-<app>-<mode>-<job or time>).
+    /// Directory for the outputs (default: `results/scaling-<app>-<mode>-<job or time>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Extra arguments for the app, e.g. "--function gauss".
