@@ -1,5 +1,6 @@
-//! Micro-benchmarks of the runtime beside raw MPI: apply round trip, push+pull, load-balanced
-//! task throughput, scatter and gather bandwidth, peak memory, idle CPU, start-up.
+//! Micro-benchmarks of the runtime beside raw MPI: apply round trip (also after 20 ms idle),
+//! push+pull, load-balanced task throughput, scatter and gather bandwidth, peak memory, idle
+//! CPU, start-up.
 //!
 //! ```text
 //! cargo bench --bench micro                       # controller + 2 engines (mpirun -n 3)
@@ -28,6 +29,9 @@ use support::{median, now_epoch, peak_rss, per_call, reset_peak_rss, rss};
 
 /// Trivial tasks of the load-balanced throughput figure.
 const TASKS: u64 = 100_000;
+/// How long the driver idles before the "after idle" round trips, and how many it times.
+const IDLE: Duration = Duration::from_millis(20);
+const IDLE_ROUNDS: usize = 21;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Role {
@@ -142,6 +146,8 @@ fn launcher(args: &Args) -> ExitCode {
         "rounds": args.rounds,
         "apply_sync_us": med(&ours, "apply_sync_us"),
         "raw_bcast_gather_us": med(&raw, "bcast_gather_us"),
+        "idle_apply_sync_us": med(&ours, "idle_apply_sync_us"),
+        "raw_idle_bcast_gather_us": med(&raw, "idle_bcast_gather_us"),
         "push_pull_us": med(&ours, "push_pull_us"),
         "raw_two_bcast_gather_us": 2.0 * med(&raw, "bcast_gather_us"),
         "lb_tasks_per_s": med(&ours, "lb_tasks_per_s"),
@@ -177,6 +183,12 @@ fn launcher(args: &Args) -> ExitCode {
         "apply_sync, trivial, all engines",
         f("apply_sync_us"),
         f("raw_bcast_gather_us")
+    );
+    println!(
+        "{:<38} {:>8.2} us {:>11.2} us",
+        format!("the same after {} ms idle", IDLE.as_millis()),
+        f("idle_apply_sync_us"),
+        f("raw_idle_bcast_gather_us")
     );
     println!(
         "{:<38} {:>8.2} us {:>11.2} us",
@@ -279,6 +291,28 @@ fn raw_job(args: &Args) -> ExitCode {
             root.gather_into(&reply[..]);
         }
     });
+    // The same round trip after the root slept: the other ranks wait inside MPI_Bcast, which
+    // busy-polls (their cores stay busy the whole time).
+    let after_idle = median(
+        (0..IDLE_ROUNDS)
+            .map(|_| {
+                if rank == 0 {
+                    std::thread::sleep(IDLE);
+                }
+                let t = Instant::now();
+                let mut request = [0u8; 8];
+                root.broadcast_into(&mut request);
+                let reply = [rank as u8; 8];
+                if rank == 0 {
+                    let mut replies = vec![0u8; 8 * size];
+                    root.gather_into_root(&reply[..], &mut replies[..]);
+                } else {
+                    root.gather_into(&reply[..]);
+                }
+                t.elapsed()
+            })
+            .collect(),
+    );
     let n = args.elements;
     let engines = size - 1;
     let counts: Vec<i32> = std::iter::once(0)
@@ -360,6 +394,7 @@ fn raw_job(args: &Args) -> ExitCode {
         emit(json!({
             "task_farm_per_s": farm,
             "bcast_gather_us": bcast_gather.as_secs_f64() * 1e6,
+            "idle_bcast_gather_us": after_idle.as_secs_f64() * 1e6,
             "scatterv_gb_s": gbs(reused_scatter),
             "scatterv_plain_gb_s": gbs(plain_scatter),
             "gatherv_gb_s": gbs(reused_gather),
@@ -397,6 +432,18 @@ fn mpiview_job(args: &Args) -> ExitCode {
             let r: Vec<u64> = dview.apply_sync(&trivial, 7).expect("apply");
             assert_eq!(r.len(), engines);
         });
+        // The round trip to engines that have been idle (asleep between tests) for a while.
+        let after_idle = median(
+            (0..IDLE_ROUNDS)
+                .map(|_| {
+                    std::thread::sleep(IDLE);
+                    let t = Instant::now();
+                    let r: Vec<u64> = dview.apply_sync(&trivial, 7).expect("apply");
+                    assert_eq!(r.len(), engines);
+                    t.elapsed()
+                })
+                .collect(),
+        );
         let push_pull = per_call(21, 1000, || {
             dview.push("x", 1.5f64).expect("push");
             let _: Vec<f64> = dview.pull("x").expect("pull");
@@ -468,6 +515,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
         let gbs = |d: Duration| (n * 8) as f64 / d.as_secs_f64() / 1e9;
         emit(json!({
             "apply_sync_us": apply.as_secs_f64() * 1e6,
+            "idle_apply_sync_us": after_idle.as_secs_f64() * 1e6,
             "push_pull_us": push_pull.as_secs_f64() * 1e6,
             "lb_tasks_per_s": 1.0 / tasks_per_s.as_secs_f64(),
             "scatter_gb_s": gbs(median(scatter)),

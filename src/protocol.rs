@@ -148,6 +148,8 @@ pub(crate) struct Hello {
     pub cpus: Vec<u64>,
     /// Fingerprint of the remote-function table.
     pub registry: u64,
+    /// The PID namespace (see [`doorbell`](crate::comm::doorbell)); 0 when unknown.
+    pub pid_ns: u64,
 }
 
 /// The controller's answer to a `Hello` (on `TAG_HELLO`).
@@ -155,6 +157,9 @@ pub(crate) struct Hello {
 pub(crate) struct Welcome {
     /// The engine's node holds more ranks than CPUs: waits yield the core.
     pub oversubscribed: bool,
+    /// The controller's process id when it can ring this engine's doorbell (same host, same PID
+    /// namespace), for the engine to ring back.
+    pub controller_pid: Option<u32>,
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.

@@ -232,7 +232,8 @@ impl Core {
             if self.pump()? {
                 backoff.reset();
             } else {
-                backoff.pause();
+                let sending = self.link.borrow().sends_in_flight();
+                backoff.pause_for_messages(sending, deadline);
             }
         }
     }

@@ -228,6 +228,14 @@ impl Link {
         }
     }
 
+    /// Whether sent requests are still leaving (as of the last poll).
+    pub(crate) fn sends_in_flight(&self) -> bool {
+        match self {
+            Link::Mpi(m) => m.outbox.in_flight(),
+            Link::Local(_) => false,
+        }
+    }
+
     pub(crate) fn mpi(&mut self) -> Option<&mut MpiLink> {
         match self {
             Link::Mpi(m) => Some(m),

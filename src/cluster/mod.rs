@@ -48,9 +48,13 @@ impl Cluster {
     /// Initialises MPI (thread level `Funneled`: mpiview calls MPI from the main thread only)
     /// and returns this rank's handle.
     ///
-    /// **Every rank** must call it, once. Errors if MPI was already initialised in this process.
+    /// **Every rank** must call it, once, at the start of `main` (before the program starts
+    /// threads: it blocks `SIGURG`, the doorbell by which ranks of a node wake each other,
+    /// in this thread and those started after it; `MPIVIEW_DOORBELL=0` leaves signals alone).
+    /// Errors if MPI was already initialised in this process.
     pub fn init() -> Result<Cluster> {
         startup::leave_yielding_to_mpiview();
+        crate::comm::doorbell::block_bell();
         let (universe, _level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
             .ok_or_else(|| Error::Runtime("MPI is already initialised in this process".into()))?;
         let world = universe.world();

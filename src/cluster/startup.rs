@@ -6,10 +6,11 @@
 
 use mpi::ffi;
 use mpi::raw::{AsRaw, FromRaw};
-use mpi::topology::SimpleCommunicator;
+use mpi::topology::{Communicator, SimpleCommunicator};
 
 use crate::client::nodes::{EngineInfo, Node, group_by_key, parse_override};
 use crate::comm::collective::ROOT;
+use crate::comm::doorbell;
 use crate::comm::p2p::{Mailbox, Outbox, RawComm, any_source};
 use crate::comm::poll::{self, Backoff};
 use crate::comm::request::{Pending, request_null};
@@ -78,6 +79,7 @@ pub(super) fn greet(ctrl: &SimpleCommunicator, registry: &Registry) {
         host: host_name(),
         cpus: crate::sysinfo::affinity_mask().to_vec(),
         registry: registry.fingerprint(),
+        pid_ns: doorbell::pid_namespace(),
     };
     let mut outbox = Outbox::new(raw);
     outbox.send_bytes(
@@ -96,6 +98,12 @@ pub(super) fn greet(ctrl: &SimpleCommunicator, registry: &Registry) {
     outbox.flush(&mut || {});
     let welcome: Welcome = decode(&bytes).expect("the controller sends a well-formed welcome");
     poll::configure(welcome.oversubscribed);
+    // Engines send each other no control messages: the controller (rank 0) is the only peer.
+    doorbell::enable(
+        &[welcome.controller_pid],
+        ctrl.rank() as usize,
+        poll::config().spin,
+    );
 }
 
 /// What the controller learns at start-up.
@@ -115,15 +123,26 @@ pub(super) fn welcome_engines(
     let hellos = receive_hellos(raw, n_engines);
     let my_host = host_name();
     let my_cpus = crate::sysinfo::affinity_mask();
+    let my_ns = doorbell::pid_namespace();
+    // By rank of `ctrl`: the engines this rank can ring (and that can ring it).
+    let bells: Vec<Option<u32>> = std::iter::once(None)
+        .chain(
+            hellos
+                .iter()
+                .map(|h| (h.host == my_host && my_ns != 0 && h.pid_ns == my_ns).then_some(h.pid)),
+        )
+        .collect();
     let mut outbox = Outbox::new(raw);
     for (engine, hello) in hellos.iter().enumerate() {
         let welcome = Welcome {
             oversubscribed: oversubscribed(&hello.host, &hellos, &my_host, &my_cpus),
+            controller_pid: bells[engine + 1].map(|_| std::process::id()),
         };
         outbox.send_bytes(engine as i32 + 1, TAG_HELLO, postcard::to_stdvec(&welcome)?);
     }
     outbox.flush(&mut || {});
     poll::configure(oversubscribed(&my_host, &hellos, &my_host, &my_cpus));
+    doorbell::enable(&bells, ROOT as usize, poll::config().spin);
     check_registries(registry, &hellos)?;
     discover_nodes(&hellos)
 }
@@ -224,6 +243,7 @@ mod tests {
             host: host.into(),
             cpus: vec![cpus],
             registry: 0,
+            pid_ns: 1,
         }
     }
 

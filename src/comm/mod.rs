@@ -3,6 +3,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod collective;
+pub(crate) mod doorbell;
 pub(crate) mod p2p;
 pub(crate) mod poll;
 pub(crate) mod request;

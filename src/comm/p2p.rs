@@ -143,7 +143,13 @@ impl Outbox {
         if let Some(body) = bulk {
             self.send_bytes(dest, TAG_BULK, body);
         }
+        super::doorbell::ring(dest);
         Ok(())
+    }
+
+    /// Whether sends are still in flight (as of the last [`progress`](Self::progress)).
+    pub(crate) fn in_flight(&self) -> bool {
+        !self.sends.is_empty()
     }
 
     /// Frees the buffers of finished sends.

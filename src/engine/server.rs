@@ -67,7 +67,7 @@ impl Server<'_> {
             self.drain()?;
             self.outbox.progress();
             let Some(request) = self.queue.pop_front() else {
-                backoff.pause();
+                backoff.pause_for_messages(self.outbox.in_flight(), None);
                 continue;
             };
             if let Some(status) = self.handle(request)? {
