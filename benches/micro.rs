@@ -280,7 +280,8 @@ fn raw_job(args: &Args) -> ExitCode {
     let rank = world.rank();
     let size = world.size() as usize;
     let root = world.process_at_rank(0);
-    let bcast_gather = per_call(21, 1000, || {
+    // One request broadcast, one reply from every rank gathered: what `apply_sync` does.
+    let round_trip = || {
         let mut request = [0u8; 8];
         root.broadcast_into(&mut request);
         let reply = [rank as u8; 8];
@@ -290,7 +291,8 @@ fn raw_job(args: &Args) -> ExitCode {
         } else {
             root.gather_into(&reply[..]);
         }
-    });
+    };
+    let bcast_gather = per_call(21, 1000, &round_trip);
     // The same round trip after the root slept: the other ranks wait inside MPI_Bcast, which
     // busy-polls (their cores stay busy the whole time).
     let after_idle = median(
@@ -300,15 +302,7 @@ fn raw_job(args: &Args) -> ExitCode {
                     std::thread::sleep(IDLE);
                 }
                 let t = Instant::now();
-                let mut request = [0u8; 8];
-                root.broadcast_into(&mut request);
-                let reply = [rank as u8; 8];
-                if rank == 0 {
-                    let mut replies = vec![0u8; 8 * size];
-                    root.gather_into_root(&reply[..], &mut replies[..]);
-                } else {
-                    root.gather_into(&reply[..]);
-                }
+                round_trip();
                 t.elapsed()
             })
             .collect(),

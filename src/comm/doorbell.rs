@@ -118,6 +118,7 @@ pub(crate) fn ring(rank: i32) {
     if pid == 0 {
         return;
     }
+    // + 1: 0 stands for "never sent".
     let now = peers.epoch.elapsed().as_nanos() as u64 + 1;
     let before = peers.last_sent[rank as usize].swap(now, Ordering::Relaxed);
     if !due(before, now, peers.quiet.as_nanos() as u64) {

@@ -143,8 +143,8 @@ impl Backoff {
     /// the sleep, so sleeps can be long: the cap is ten times the usual one (2 ms at first, then
     /// an 8th of the wait, at most 20 ms), and a computing engine is disturbed a few dozen times
     /// a second instead of hundreds. Falls back to [`pause`](Self::pause) while this rank's own
-    /// sends are in flight (a large message may need its sender's progress), when a peer has no
-    /// doorbell, and before `deadline` would be overslept.
+    /// sends are in flight (a large message may need its sender's progress) and when a peer has
+    /// no doorbell; never sleeps past `deadline`.
     pub(crate) fn pause_for_messages(&mut self, sends_in_flight: bool, deadline: Option<Instant>) {
         if sends_in_flight
             || !super::doorbell::covers_every_peer()
