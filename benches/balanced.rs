@@ -152,15 +152,11 @@ fn launcher(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn emit(result: Json) {
-    println!("result {result}");
-}
-
 /// A raw MPI task farm: the root keeps two tasks in flight per worker.
 fn raw_job(args: &Args) -> ExitCode {
     let universe = mpi::initialize().expect("MPI");
     if let Some(per_s) = support::raw_task_farm(&universe.world(), args.tasks as u64) {
-        emit(json!({ "tasks_per_s": per_s }));
+        support::emit(&json!({ "tasks_per_s": per_s }));
     }
     ExitCode::SUCCESS
 }
@@ -221,7 +217,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
         let makespan = t.elapsed().as_secs_f64();
         let work: f64 = r.timings().iter().map(|t| t.duration().as_secs_f64()).sum();
         let ideal = work / client.n_engines() as f64;
-        emit(json!({
+        support::emit(&json!({
             "tasks_per_s": median_f(per_s),
             "items_per_s": median_f(items_per_s),
             "big_map_s": big_s,

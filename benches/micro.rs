@@ -268,10 +268,6 @@ fn launcher(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn emit(result: Json) {
-    println!("result {result}");
-}
-
 /// Raw rsmpi on `MPI_COMM_WORLD`, every rank taking part; the root keeps no share of the data,
 /// as the controller keeps none.
 fn raw_job(args: &Args) -> ExitCode {
@@ -385,7 +381,7 @@ fn raw_job(args: &Args) -> ExitCode {
     let farm = support::raw_task_farm(&world, TASKS);
     if rank == 0 {
         let gbs = |d: Duration| (n * 8) as f64 / d.as_secs_f64() / 1e9;
-        emit(json!({
+        support::emit(&json!({
             "task_farm_per_s": farm,
             "bcast_gather_us": bcast_gather.as_secs_f64() * 1e6,
             "idle_bcast_gather_us": after_idle.as_secs_f64() * 1e6,
@@ -507,7 +503,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
         }
         assert_eq!(out[n - 1], (n - 1) as f64);
         let gbs = |d: Duration| (n * 8) as f64 / d.as_secs_f64() / 1e9;
-        emit(json!({
+        support::emit(&json!({
             "apply_sync_us": apply.as_secs_f64() * 1e6,
             "idle_apply_sync_us": after_idle.as_secs_f64() * 1e6,
             "push_pull_us": push_pull.as_secs_f64() * 1e6,
@@ -534,7 +530,7 @@ fn startup_job(args: &Args) -> ExitCode {
         let world = universe.world();
         world.barrier();
         if world.rank() == 0 {
-            emit(json!({ "seconds": now_epoch() - launched }));
+            support::emit(&json!({ "seconds": now_epoch() - launched }));
         }
         return ExitCode::SUCCESS;
     }
@@ -542,7 +538,7 @@ fn startup_job(args: &Args) -> ExitCode {
     let trivial = cluster.register("trivial", |x: u64| x);
     cluster.run(|client| -> Result<()> {
         let _: Vec<u64> = client.direct_view().apply_sync(&trivial, 1)?;
-        emit(json!({ "seconds": now_epoch() - launched }));
+        support::emit(&json!({ "seconds": now_epoch() - launched }));
         Ok(())
     })
 }
