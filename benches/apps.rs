@@ -54,11 +54,6 @@ fn app(np: usize, exe: &str, args: &[&str]) -> Json {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn main() -> ExitCode {
     let mut args = Args::parse();
     let (n, repeat) = if args.bench {
@@ -107,7 +102,10 @@ fn main() -> ExitCode {
         let m = app(3, maxnormal, &["--no-output"]);
         push("maxnormal", m["seconds"].as_f64().unwrap());
     }
-    let med: Vec<(&str, f64)> = rows.iter().map(|(k, v)| (*k, median(v.clone()))).collect();
+    let med: Vec<(&str, f64)> = rows
+        .iter()
+        .map(|(k, v)| (*k, mpiview_apps::stats::median(v.iter().copied())))
+        .collect();
     let get = |k: &str| med.iter().find(|r| r.0 == k).map_or(f64::NAN, |r| r.1);
     let points: f64 = n.parse().unwrap();
     println!(

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use mpiview::{Cluster, Result};
+use mpiview_apps::stats::median;
 use serde_json::{Value as Json, json};
-use support::{median, rss};
+use support::rss;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Role {
@@ -96,11 +97,7 @@ fn launcher(args: &Args) -> ExitCode {
         raw.push(job(args, "raw"));
         ours.push(job(args, "mpiview"));
     }
-    let med = |jobs: &[Json], key: &str| {
-        let mut v: Vec<f64> = jobs.iter().filter_map(|j| j[key].as_f64()).collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
+    let med = |jobs: &[Json], key: &str| median(jobs.iter().filter_map(|j| j[key].as_f64()));
     let report = json!({
         "date": support::today(),
         "ranks": args.np,
@@ -218,8 +215,8 @@ fn mpiview_job(args: &Args) -> ExitCode {
         let work: f64 = r.timings().iter().map(|t| t.duration().as_secs_f64()).sum();
         let ideal = work / client.n_engines() as f64;
         support::emit(&json!({
-            "tasks_per_s": median_f(per_s),
-            "items_per_s": median_f(items_per_s),
+            "tasks_per_s": median(per_s),
+            "items_per_s": median(items_per_s),
             "big_map_s": big_s,
             "big_map_in_order": in_order,
             "controller_bytes_per_task": grown as f64 / big as f64,
@@ -229,9 +226,4 @@ fn mpiview_job(args: &Args) -> ExitCode {
         }));
         Ok(())
     })
-}
-
-fn median_f(v: Vec<f64>) -> f64 {
-    let d: Vec<Duration> = v.iter().map(|&x| Duration::from_secs_f64(x)).collect();
-    median(d).as_secs_f64()
 }

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use mpiview::kernels::julia::Julia;
-use mpiview::kernels::maxnormal;
-use mpiview::kernels::normal::normal_stats;
-use mpiview::kernels::trapz::{Builtin, Grid, Integrand};
+use mpiview_apps::kernels::julia::Julia;
+use mpiview_apps::kernels::maxnormal;
+use mpiview_apps::kernels::normal::normal_stats;
+use mpiview_apps::kernels::trapz::{Builtin, Grid, Integrand};
 
 /// CPU time of the calling thread.
 struct ThreadCpu;

@@ -129,14 +129,9 @@ fn launcher(args: &Args) -> ExitCode {
         );
     }
     let med = |jobs: &[Json], key: &str| {
-        let mut v: Vec<f64> = jobs.iter().filter_map(|j| j[key].as_f64()).collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        mpiview_apps::stats::median(jobs.iter().filter_map(|j| j[key].as_f64()))
     };
-    let med_f = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
+    let med_f = mpiview_apps::stats::median;
     let last = ours.last().expect("one round at least");
     let report = json!({
         "date": support::today(),
@@ -301,7 +296,7 @@ fn raw_job(args: &Args) -> ExitCode {
                 round_trip();
                 t.elapsed()
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     );
     let n = args.elements;
     let engines = size - 1;
@@ -335,7 +330,7 @@ fn raw_job(args: &Args) -> ExitCode {
                     world.barrier();
                     t.elapsed()
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         )
     };
     let mut part = huge(mine);
@@ -432,7 +427,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
                     assert_eq!(r.len(), engines);
                     t.elapsed()
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         );
         let push_pull = per_call(21, 1000, || {
             dview.push("x", 1.5f64).expect("push");
@@ -448,7 +443,7 @@ fn mpiview_job(args: &Args) -> ExitCode {
                     assert_eq!(r.len() as u64, TASKS);
                     Duration::from_secs_f64(t.elapsed().as_secs_f64() / TASKS as f64)
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         );
 
         // CPU the waiting controller uses while the engines compute for 1 s, and what the

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, ValueEnum};
-use mpiview::cli::parse_positive_count;
-use mpiview::io::hdf5::H5Writer;
-use mpiview::io::png::{ScalingChart, ScalingSeries, scaling_png};
+use mpiview_apps::cli::parse_positive_count;
+use mpiview_apps::io::hdf5::H5Writer;
+use mpiview_apps::io::png::{ScalingChart, ScalingSeries, scaling_png};
+use mpiview_apps::stats::median;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -227,11 +228,6 @@ fn nix_is_root() -> bool {
     unsafe { libc::getuid() == 0 }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match study(&args) {
@@ -387,8 +383,7 @@ fn summarize(runs: &[Run], mode: Mode) -> Vec<Summary> {
             median(
                 runs.iter()
                     .filter(|r| r.kind == kind && r.ranks == ranks)
-                    .map(|r| r.seconds)
-                    .collect(),
+                    .map(|r| r.seconds),
             )
         };
         // One engine: for mpiview the controller and one engine (-n 2) where it ran, else the
@@ -462,7 +457,7 @@ fn write_outputs(
     }
     w.flush().map_err(|e| e.to_string())?;
 
-    let io = |e: mpiview::io::OutputError| e.to_string();
+    let io = |e: mpiview_apps::io::OutputError| e.to_string();
     let h5 = H5Writer::create(out.join("scaling.h5")).map_err(io)?;
     for kind in ["mpiview", "spmd"] {
         let rows: Vec<&Summary> = summaries.iter().filter(|s| s.kind == kind).collect();

@@ -7,19 +7,16 @@
 //! mpirun -n 2 target/release/trapz-spmd --n 1e8 --json   # compare with: mpirun -n 3 trapz
 //! ```
 
-#[path = "../apps/common/interval.rs"]
-mod interval;
-
 use std::time::Instant;
 
 use clap::Parser;
 use mpi::traits::*;
-use mpiview::cli::parse_positive_count;
-use mpiview::kernels::sum::CompensatedSum;
-use mpiview::kernels::trapz::{Grid, Integrand};
+use mpiview_apps::cli::parse_positive_count;
+use mpiview_apps::kernels::sum::CompensatedSum;
+use mpiview_apps::kernels::trapz::{Grid, Integrand};
 use serde_json::json;
 
-use interval::Interval;
+use mpiview_apps::interval::Interval;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -71,8 +68,7 @@ fn main() {
         }
     }
     if rank == 0 {
-        times.sort_by(f64::total_cmp);
-        let seconds = times[times.len() / 2];
+        let seconds = mpiview_apps::stats::median(times);
         println!(
             "trapz-spmd: {} on [{}, {}], {} points, {size} ranks: {integral:.17} in {seconds:.4} s",
             args.function, args.interval.a, args.interval.b, args.interval.n

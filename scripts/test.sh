@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# The whole test suite: installs missing system packages, then runs every test (unit tests,
-# multi-rank tests under mpiexec at 1, 2, 3, 5 and 17 ranks, examples, doc tests).
+# The whole test suite: installs missing system packages, checks formatting and lints, then runs
+# every test of the workspace (unit tests, multi-rank tests under mpiexec at 1, 2, 3, 5 and 17
+# ranks, examples, doc tests) and builds the docs with warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_NO_BUILD=1 bash scripts/setup.sh
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
+step "format"
+cargo fmt --all --check
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
 # The example binaries the tests launch (`cargo test --all-targets` builds examples only as test
-# harnesses).
-cargo build --examples
-cargo test --all-targets
-cargo test --doc
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+# harnesses), built with the tests' profile so that both share one build of the library.
+step "examples"
+cargo build --workspace --examples --profile test
+step "tests"
+cargo test --workspace --all-targets
+step "doc tests"
+cargo test --workspace --doc
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+step "a crate outside the workspace"
+bash scripts/out-of-tree.sh
+step "done"

@@ -44,10 +44,8 @@
 //! from IPython Parallel.
 
 pub mod arrays;
-pub mod cli;
-pub mod io;
-pub mod kernels;
 pub mod partition;
+pub mod sysinfo;
 pub mod targets;
 pub mod value;
 
@@ -64,7 +62,6 @@ mod panic_guard;
 mod protocol;
 mod registry;
 mod result;
-mod sysinfo;
 mod view;
 
 pub use client::{Client, EngineInfo, Node};

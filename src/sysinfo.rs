@@ -1,15 +1,24 @@
-//! Facts about this machine that requests are checked against.
+//! Facts about this machine that requests are checked against: the memory a result may take.
+//!
+//! Any rank may call these; they read `/proc` and the environment, nothing of MPI.
 
 /// Memory the kernel says is available for new allocations (`MemAvailable` in
 /// `/proc/meminfo`), in bytes; `None` where that is not known.
-pub(crate) fn available_memory() -> Option<u64> {
+///
+/// ```
+/// if let Some(bytes) = mpiview::sysinfo::available_memory() {
+///     assert!(bytes > 0);
+/// }
+/// ```
+pub fn available_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     parse_mem_available(&meminfo)
 }
 
 /// Memory a result on the controller may take: [`available_memory`], lowered by
-/// `MPIVIEW_MEMORY_LIMIT` (bytes) where that is set.
-pub(crate) fn memory_for_results() -> Option<u64> {
+/// `MPIVIEW_MEMORY_LIMIT` (bytes) where that is set. Gathers check their result against it
+/// before any data moves; apps check their outputs against it up front.
+pub fn memory_for_results() -> Option<u64> {
     let limit = std::env::var("MPIVIEW_MEMORY_LIMIT")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok());

@@ -12,33 +12,20 @@ pub fn mpi_env(cmd: &mut Command) {
         .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
 }
 
-/// The median of some durations.
-pub fn median(mut xs: Vec<Duration>) -> Duration {
-    assert!(!xs.is_empty());
-    xs.sort();
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2
-    }
-}
+pub use mpiview_apps::stats::median_duration as median;
 
 /// Times `reps` batches of `per_batch` calls of `f`; the median time of one call.
 pub fn per_call(reps: usize, per_batch: usize, mut f: impl FnMut()) -> Duration {
     for _ in 0..per_batch.min(100) {
         f();
     }
-    let samples = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..per_batch {
-                f();
-            }
-            t.elapsed() / per_batch as u32
-        })
-        .collect();
-    median(samples)
+    median((0..reps).map(|_| {
+        let t = Instant::now();
+        for _ in 0..per_batch {
+            f();
+        }
+        t.elapsed() / per_batch as u32
+    }))
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes.

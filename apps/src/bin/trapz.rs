@@ -1,0 +1,187 @@
+//! `trapz`: the trapezoidal rule in parallel (the seed lab's Problem 6).
+//!
+//! ```text
+//! mpirun -n 16 trapz                          # sin²x on [0, π], 10^8 points, 15 engines
+//! mpirun -n 3 trapz --function gauss -a -2 -b 2 --n 1e9 --serial
+//! mpirun -n 5 trapz --expr "x^3 - 2*x" -a 0 -b 1 --json
+//! ```
+//!
+//! Every engine sums a contiguous block of the n−1 intervals (the block rule); the controller
+//! adds the blocks with compensated summation, so the result depends on the engine count only
+//! through rounding.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use mpiview::{Client, Cluster, Error, Remote, Result};
+use mpiview_apps::cli::{parse_args, parse_positive_count};
+use mpiview_apps::kernels::sum::CompensatedSum;
+use mpiview_apps::kernels::trapz::{Builtin, Grid, Integrand, IntegrandError};
+use mpiview_apps::stats::median;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use mpiview_apps::interval::Interval;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "trapz",
+    about = "Integrate f over [a, b] with the trapezoidal rule on n evenly spaced points, split over the engines.",
+    long_about = None,
+    after_help = format!(
+        "Built-in functions (--function):\n{}\n\nNumbers accept 1e8 and 100_000_000; bounds also accept pi, -pi, pi/2, 3pi/4.\n\
+         Run with mpirun -n N trapz: rank 0 is the controller, ranks 1..N-1 compute (one rank: one in-process engine).\n\
+         --json prints one object on the last line of stdout with the keys: app, function, a, b, n, intervals,\n\
+         integral, exact, abs_error, rel_error, engines, ranks, seconds, serial_integral, serial_seconds, speedup, repeat.",
+        Builtin::help()
+    )
+)]
+struct Args {
+    /// Built-in integrand, by name (see the list below).
+    #[arg(short, long, default_value = "sin2", conflicts_with = "expr")]
+    function: String,
+    /// An expression in x to integrate instead of a built-in, e.g. "exp(-x^2)*cos(3*x)".
+    #[arg(short, long)]
+    expr: Option<String>,
+    #[command(flatten)]
+    interval: Interval,
+    /// Also run the same kernel on one engine, for a side-by-side time and the speedup.
+    #[arg(long)]
+    serial: bool,
+    /// Integrate this many times and report the median time.
+    #[arg(long, default_value = "1", value_parser = parse_positive_count)]
+    repeat: u64,
+    /// Print a JSON object with the inputs and results on the last line of stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One engine's share: the blocks of intervals `index` of `parts`.
+#[derive(Serialize, Deserialize, Clone)]
+struct Block {
+    integrand: Integrand,
+    grid: Grid,
+    parts: u64,
+    index: u64,
+}
+
+fn main() -> ExitCode {
+    let mut cluster = Cluster::init().expect("MPI starts");
+    let block_sum = cluster.register_with_context("trapz_block", |_ctx, b: Block| {
+        let f = b.integrand.compile()?;
+        Ok(f.partial(&b.grid, b.grid.block(b.parts, b.index)))
+    });
+    let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
+    cluster.run(|client| parsed.run(|args| run(client, &args, &block_sum)))
+}
+
+/// The inputs, checked before any work starts.
+fn problem(args: &Args) -> Result<(Integrand, Grid)> {
+    let usage = |e: IntegrandError| Error::usage(e.to_string());
+    let integrand = match &args.expr {
+        Some(text) => Integrand::expr(text).map_err(usage)?,
+        None => Integrand::builtin(&args.function).map_err(usage)?,
+    };
+    let grid = Grid::new(args.interval.a, args.interval.b, args.interval.n).map_err(usage)?;
+    integrand
+        .check_interval(args.interval.a, args.interval.b)
+        .map_err(usage)?;
+    Ok((integrand, grid))
+}
+
+/// Integrates on `engines` (a view's map: one block each); the integral and the seconds it took.
+fn integrate<M: mpiview::Multiplicity>(
+    view: &mpiview::DirectView<M>,
+    f: &Remote<Block, CompensatedSum>,
+    integrand: &Integrand,
+    grid: Grid,
+) -> Result<(f64, f64)> {
+    let parts = view.len() as u64;
+    let blocks = (0..parts).map(|index| Block {
+        integrand: integrand.clone(),
+        grid,
+        parts,
+        index,
+    });
+    let t = Instant::now();
+    let sums = view.map_sync(f, blocks)?;
+    let seconds = t.elapsed().as_secs_f64();
+    Ok((CompensatedSum::sum_of(sums).value(), seconds))
+}
+
+fn run(client: &Client, args: &Args, f: &Remote<Block, CompensatedSum>) -> Result<()> {
+    let (integrand, grid) = problem(args)?;
+    let all = client.direct_view();
+    let engines = client.n_engines();
+    let mut integral = 0.0;
+    let mut times = Vec::new();
+    for _ in 0..args.repeat {
+        let (value, seconds) = integrate(&all, f, &integrand, grid)?;
+        integral = value;
+        times.push(seconds);
+    }
+    let seconds = median(times);
+    let serial = if args.serial {
+        let one = client.engine(0)?;
+        let mut times = Vec::new();
+        let mut value = 0.0;
+        for _ in 0..args.repeat {
+            let (v, s) = integrate(&one, f, &integrand, grid)?;
+            value = v;
+            times.push(s);
+        }
+        Some((value, median(times)))
+    } else {
+        None
+    };
+    let exact = integrand.exact(args.interval.a, args.interval.b);
+    let abs_error = exact.map(|e| (integral - e).abs());
+    let rel_error = exact.and_then(|e| abs_error.map(|d| if e != 0.0 { d / e.abs() } else { d }));
+
+    println!(
+        "trapz: ∫ {integrand} over [{}, {}] with {} points on {engines} engine(s)",
+        args.interval.a, args.interval.b, args.interval.n
+    );
+    println!("integral  = {integral:.17}");
+    match (exact, abs_error, rel_error) {
+        (Some(e), Some(d), Some(r)) => {
+            println!("exact     = {e:.17}");
+            println!("error     = {d:.3e} (relative {r:.3e})");
+        }
+        _ => println!("exact     = unknown for this integrand"),
+    }
+    println!(
+        "time      = {seconds:.4} s on {engines} engine(s), {:.3} ns per point per engine",
+        seconds * 1e9 * engines as f64 / args.interval.n as f64
+    );
+    if let Some((value, s)) = serial {
+        println!(
+            "serial    = {s:.4} s on 1 engine (integral {value:.17}), speedup {:.2}x",
+            s / seconds
+        );
+    }
+    if args.json {
+        let report = json!({
+            "app": "trapz",
+            "function": integrand.to_string(),
+            "a": args.interval.a,
+            "b": args.interval.b,
+            "n": args.interval.n,
+            "intervals": grid.intervals(),
+            "integral": integral,
+            "exact": exact,
+            "abs_error": abs_error,
+            "rel_error": rel_error,
+            "engines": engines,
+            "ranks": if client.is_local() { 1 } else { engines + 1 },
+            "seconds": seconds,
+            "serial_integral": serial.map(|s| s.0),
+            "serial_seconds": serial.map(|s| s.1),
+            "speedup": serial.map(|s| s.1 / seconds),
+            "repeat": args.repeat,
+        });
+        println!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Command-line helpers for mpiview programs: numbers written the way scientists write them,
+//! and argument parsing that speaks from rank 0 only.
+//!
+//! Every rank of an MPI job parses the same command line, so every rank reaches the same
+//! verdict; printing it from every rank would repeat each message N times. [`parse_args`] lets
+//! the controller report (help, version, or the error) and the driver end the job with the right
+//! exit status (0 for help, 2 for bad input) on every rank.
+
+use std::ffi::OsString;
+
+use mpiview::Error;
+
+/// Parses a count: `1000000`, `1_000_000`, `1e6`, `2.5e3` (a float form must be a whole number).
+///
+/// ```
+/// use mpiview_apps::cli::parse_count;
+/// assert_eq!(parse_count("1_000_000"), Ok(1_000_000));
+/// assert_eq!(parse_count("1e9"), Ok(1_000_000_000));
+/// assert!(parse_count("1.5").is_err());
+/// assert!(parse_count("-3").is_err());
+/// ```
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    if t.is_empty() {
+        return Err("an empty number".into());
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    let x: f64 = t
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (write 1000000, 1_000_000 or 1e6)"))?;
+    if !x.is_finite() || x < 0.0 {
+        return Err(format!("`{s}` is not a non-negative count"));
+    }
+    if x.fract() != 0.0 {
+        return Err(format!("`{s}` is not a whole number"));
+    }
+    if x >= 18_446_744_073_709_551_616.0 {
+        return Err(format!("`{s}` is too large"));
+    }
+    Ok(x as u64)
+}
+
+/// Parses a positive count (at least 1).
+pub fn parse_positive_count(s: &str) -> Result<u64, String> {
+    match parse_count(s)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+/// Parses a real number: `0.5`, `1e-3`, `1_000.5`, or `pi`, `-pi`, `2pi`, `pi/2` (common bounds).
+///
+/// ```
+/// use mpiview_apps::cli::parse_real;
+/// assert_eq!(parse_real("1_000.5"), Ok(1000.5));
+/// assert_eq!(parse_real("pi/2"), Ok(std::f64::consts::FRAC_PI_2));
+/// assert_eq!(parse_real("-2pi"), Ok(-std::f64::consts::TAU));
+/// assert!(parse_real("inf").is_err());
+/// ```
+pub fn parse_real(s: &str) -> Result<f64, String> {
+    let t = s.trim().replace('_', "").to_ascii_lowercase();
+    let value = if let Some((coef, div)) = t.split_once("pi") {
+        let sign_and_coef = match coef {
+            "" | "+" => 1.0,
+            "-" => -1.0,
+            c => c
+                .trim_end_matches('*')
+                .parse::<f64>()
+                .map_err(|_| format!("`{s}` is not a number"))?,
+        };
+        let divisor = match div {
+            "" => 1.0,
+            d => d
+                .strip_prefix('/')
+                .and_then(|d| d.parse::<f64>().ok())
+                .ok_or_else(|| format!("`{s}` is not a number (write e.g. pi/2)"))?,
+        };
+        sign_and_coef * std::f64::consts::PI / divisor
+    } else {
+        t.parse::<f64>()
+            .map_err(|_| format!("`{s}` is not a number"))?
+    };
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(format!("`{s}` is not a finite number"))
+    }
+}
+
+/// Parses a complex number: `-0.065+0.66i`, `1.3-1.3i`, `2i`, `0.5`, `-i` (`j` works for `i`).
+///
+/// ```
+/// use mpiview_apps::cli::parse_complex;
+/// use num_complex::Complex64;
+/// assert_eq!(parse_complex("-0.065+0.66i"), Ok(Complex64::new(-0.065, 0.66)));
+/// assert_eq!(parse_complex("-1.3-1.3j"), Ok(Complex64::new(-1.3, -1.3)));
+/// assert_eq!(parse_complex("2i"), Ok(Complex64::new(0.0, 2.0)));
+/// assert!(parse_complex("1+").is_err());
+/// ```
+pub fn parse_complex(s: &str) -> Result<num_complex::Complex64, String> {
+    let bad = || format!("`{s}` is not a complex number (write e.g. -0.065+0.66i)");
+    let t: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .collect();
+    let t = t.to_ascii_lowercase().replace('j', "i");
+    let finite = |x: f64| if x.is_finite() { Ok(x) } else { Err(bad()) };
+    let Some(body) = t.strip_suffix('i') else {
+        return Ok(num_complex::Complex64::new(
+            finite(t.parse().map_err(|_| bad())?)?,
+            0.0,
+        ));
+    };
+    // Split before the sign of the imaginary part (a sign not right after an exponent 'e').
+    let bytes = body.as_bytes();
+    let split = (1..bytes.len())
+        .rev()
+        .find(|&k| (bytes[k] == b'+' || bytes[k] == b'-') && bytes[k - 1] != b'e');
+    let (re, im) = match split {
+        Some(k) => (&body[..k], &body[k..]),
+        None => ("0", body),
+    };
+    let im = match im {
+        "" | "+" => 1.0,
+        "-" => -1.0,
+        x => x.parse::<f64>().map_err(|_| bad())?,
+    };
+    let re = re.parse::<f64>().map_err(|_| bad())?;
+    Ok(num_complex::Complex64::new(finite(re)?, finite(im)?))
+}
+
+/// Checks that a result of `bytes` fits in this process's available memory (`MemAvailable`, or
+/// `MPIVIEW_MEMORY_LIMIT`): a usage error naming `what` otherwise.
+pub fn check_memory(bytes: u128, what: &str) -> Result<(), Error> {
+    if let Some(available) = mpiview::sysinfo::memory_for_results()
+        && bytes > u128::from(available)
+    {
+        return Err(Error::Usage(format!(
+            "{what} needs {:.2} GB but only {:.2} GB of memory is available",
+            bytes as f64 / 1e9,
+            available as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
+/// What parsing the command line came to.
+#[derive(Debug)]
+pub enum Parsed<T> {
+    /// The arguments.
+    Args(T),
+    /// Help or version was asked for (already printed by rank 0): exit 0.
+    Exit,
+    /// Bad input (already printed by rank 0): exit 2.
+    Usage(Error),
+}
+
+impl<T> Parsed<T> {
+    /// Runs `f` on the arguments and turns everything into the exit status of every rank: 0 for
+    /// help or version, 2 (already reported) for bad arguments, `f`'s result otherwise (its
+    /// error printed once by the controller; 2 for [`Error::Usage`]).
+    pub fn run(self, f: impl FnOnce(T) -> Result<(), Error>) -> mpiview::Outcome {
+        use mpiview::DriverExit;
+        match self {
+            Parsed::Args(args) => f(args).into_outcome(),
+            Parsed::Exit => mpiview::Outcome::success(),
+            Parsed::Usage(_) => mpiview::Outcome {
+                code: 2,
+                message: None,
+            },
+        }
+    }
+}
+
+/// Parses the command line into `T` on every rank; rank 0 prints help, version or errors (without
+/// colours).
+///
+/// ```no_run
+/// use clap::Parser;
+/// #[derive(Parser)]
+/// struct Args { #[arg(long, value_parser = mpiview_apps::cli::parse_count)] n: u64 }
+/// let cluster = mpiview::Cluster::init().unwrap();
+/// match mpiview_apps::cli::parse_args::<Args>(cluster.rank(), std::env::args_os()) {
+///     mpiview_apps::cli::Parsed::Args(args) => { /* run */ }
+///     mpiview_apps::cli::Parsed::Exit => { /* exit 0 on every rank */ }
+///     mpiview_apps::cli::Parsed::Usage(e) => { /* exit 2 on every rank */ }
+/// }
+/// ```
+pub fn parse_args<T: clap::Parser>(
+    rank: i32,
+    args: impl IntoIterator<Item = OsString>,
+) -> Parsed<T> {
+    match T::try_parse_from(args) {
+        Ok(t) => Parsed::Args(t),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let quiet = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+            if rank == 0 {
+                // Plain text (`StyledStr`'s Display drops the styling).
+                let text = e.render().to_string();
+                if quiet {
+                    print!("{text}");
+                } else {
+                    eprint!("{text}");
+                }
+            }
+            if quiet {
+                Parsed::Exit
+            } else {
+                // clap has printed the full message; the error keeps its first line.
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("bad arguments")
+                    .trim_start_matches("error: ");
+                Parsed::Usage(Error::Usage(first.to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_in_every_spelling() {
+        assert_eq!(parse_count("100"), Ok(100));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        assert_eq!(parse_count("1e10"), Ok(10_000_000_000));
+        assert_eq!(parse_count("2.5e3"), Ok(2500));
+        assert_eq!(parse_count(" 7 "), Ok(7));
+        assert!(parse_count("").is_err());
+        assert!(parse_count("abc").is_err());
+        assert!(parse_count("1e30").is_err());
+        assert!(parse_count("nan").is_err());
+        assert_eq!(parse_positive_count("0"), Err("must be at least 1".into()));
+    }
+
+    #[test]
+    fn reals_and_pi() {
+        use std::f64::consts::PI;
+        assert_eq!(parse_real("-1.5"), Ok(-1.5));
+        assert_eq!(parse_real("pi"), Ok(PI));
+        assert_eq!(parse_real("PI"), Ok(PI));
+        assert_eq!(parse_real("2*pi"), Ok(2.0 * PI));
+        assert_eq!(parse_real("3pi/4"), Ok(3.0 * PI / 4.0));
+        assert!(parse_real("nan").is_err());
+        assert!(parse_real("pi/").is_err());
+        assert!(parse_real("1e400").is_err());
+    }
+
+    #[test]
+    fn complex_numbers() {
+        use num_complex::Complex64 as C;
+        assert_eq!(parse_complex("1.3+1.3i"), Ok(C::new(1.3, 1.3)));
+        assert_eq!(parse_complex(" -i "), Ok(C::new(0.0, -1.0)));
+        assert_eq!(parse_complex("1e-3-2e+2i"), Ok(C::new(1e-3, -2e2)));
+        assert_eq!(parse_complex("-7"), Ok(C::new(-7.0, 0.0)));
+        assert!(parse_complex("x").is_err());
+        assert!(parse_complex("1+2").is_err(), "without i this is no number");
+    }
+
+    #[test]
+    fn clap_errors_become_usage_errors() {
+        #[derive(clap::Parser, Debug)]
+        struct A {
+            #[arg(long, value_parser = parse_count)]
+            n: u64,
+        }
+        let ok = parse_args::<A>(1, ["app", "--n", "1e3"].map(OsString::from));
+        assert!(matches!(ok, Parsed::Args(A { n: 1000 })));
+        let bad = parse_args::<A>(1, ["app", "--n", "x"].map(OsString::from));
+        match bad {
+            Parsed::Usage(e) => {
+                assert_eq!(e.exit_code(), 2);
+                assert!(e.to_string().contains("--n"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_args::<A>(1, ["app", "--help"].map(OsString::from)),
+            Parsed::Exit
+        ));
+    }
+}

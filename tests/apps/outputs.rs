@@ -1,0 +1,285 @@
+//! `normstats`, `maxnormal` and `julia` at 1, 2, 3 and 5 ranks: the seed's outputs,
+//! reproducibility across rank counts, the files they write (read back), and bad input.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{DEADLINE, Run, launch};
+use serde_json::Value;
+
+const NORMSTATS: &str = env!("CARGO_BIN_EXE_normstats");
+const MAXNORMAL: &str = env!("CARGO_BIN_EXE_maxnormal");
+const JULIA: &str = env!("CARGO_BIN_EXE_julia");
+
+fn run(np: usize, app: &str, args: &[&str]) -> Run {
+    launch(np, Path::new(app), args, &[], DEADLINE)
+}
+
+/// Runs with `--json`; the report.
+fn report(np: usize, app: &str, args: &[&str]) -> (Value, String) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let r = run(np, app, &all);
+    r.assert_success();
+    let last = r.stdout.lines().last().expect("output").to_string();
+    (
+        serde_json::from_str(&last).unwrap_or_else(|e| panic!("{e}: {last}")),
+        r.stdout,
+    )
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// No temporary files left next to the outputs.
+fn assert_no_leftovers(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            !name.contains(".tmp") && !name.contains(".check"),
+            "left behind: {name}"
+        );
+    }
+}
+
+#[test]
+fn normstats_mirrors_the_seed_and_streams_follow_engines() {
+    let mut previous: Vec<f64> = Vec::new();
+    for np in [1, 2, 3, 5] {
+        let engines = (np - 1).max(1);
+        let (r, out) = report(np, NORMSTATS, &["--n", "100_000", "--seed", "7"]);
+        for key in ["means = [", "maxs = [", "mins = ["] {
+            let line = out.lines().find(|l| l.starts_with(key)).expect(key);
+            assert_eq!(line.matches(',').count(), engines - 1, "{line}");
+        }
+        let means = floats(&r["means"]);
+        assert_eq!(means.len(), engines);
+        assert!(means.iter().all(|m| m.abs() < 0.02));
+        assert!(
+            floats(&r["maxs"])
+                .iter()
+                .zip(floats(&r["mins"]))
+                .all(|(mx, mn)| *mx > 3.0 && mn < -3.0)
+        );
+        // Engine i draws stream i: the engines both runs have agree bit for bit.
+        let k = previous.len().min(means.len());
+        assert_eq!(&means[..k], &previous[..k], "np={np}");
+        previous = means;
+    }
+    let (r, out) = report(
+        3,
+        NORMSTATS,
+        &["--n", "1e4", "--compare", "--sizes", "1e4,2e4"],
+    );
+    assert!(out.contains("parallel (s)") && out.contains("speedup"));
+    assert_eq!(r["compare"].as_array().unwrap().len(), 2);
+    for (args, message) in [
+        (&["--n", "0"][..], "must be at least 1"),
+        (&["--n", "lots"][..], "not a number"),
+        (&["--sizes", "1e4,-5"][..], "--sizes"),
+        (&["--seed", "1.5"][..], "not a whole number"),
+    ] {
+        let r = run(3, NORMSTATS, args);
+        r.assert_code(2);
+        assert_eq!(
+            r.stderr.matches(message).count(),
+            1,
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn maxnormal_samples_do_not_depend_on_the_rank_count_and_files_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first: Option<Vec<f64>> = None;
+    for np in [1, 2, 3, 5] {
+        let h5 = dir.path().join(format!("max{np}.h5"));
+        let png = dir.path().join(format!("max{np}.png"));
+        let (r, out) = report(
+            np,
+            MAXNORMAL,
+            &[
+                "--draws",
+                "100_000",
+                "--n",
+                "10",
+                "--seed",
+                "11",
+                "--out",
+                h5.to_str().unwrap(),
+                "--png",
+                png.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("KS distance"), "{out}");
+        let ks = r["ks_distance"].as_f64().unwrap();
+        assert!(ks < 0.01, "KS distance {ks} for 10^5 draws");
+        assert!(r["ks_pvalue"].as_f64().unwrap() > 1e-4);
+        assert_eq!(r["engines"], (np - 1).max(1) as u64);
+        let file = hdf5::File::open(&h5).unwrap();
+        let samples: Vec<f64> = file.dataset("samples").unwrap().read_raw().unwrap();
+        assert_eq!(samples.len(), 100_000);
+        let counts: Vec<u64> = file
+            .dataset("histogram/counts")
+            .unwrap()
+            .read_raw()
+            .unwrap();
+        let edges: Vec<f64> = file.dataset("histogram/edges").unwrap().read_raw().unwrap();
+        assert_eq!(edges.len(), counts.len() + 1);
+        let below: u64 = file.attr("below").unwrap().read_scalar().unwrap();
+        let above: u64 = file.attr("above").unwrap().read_scalar().unwrap();
+        assert_eq!(counts.iter().sum::<u64>() + below + above, 100_000);
+        let n: u64 = file.attr("n").unwrap().read_scalar().unwrap();
+        assert_eq!(n, 10);
+        let ks_file: f64 = file.attr("ks_distance").unwrap().read_scalar().unwrap();
+        assert_eq!(ks_file, ks);
+        assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+        match &first {
+            None => first = Some(samples),
+            Some(f) => assert!(
+                f == &samples,
+                "np={np}: the samples differ from the one-rank run"
+            ),
+        }
+    }
+    assert_no_leftovers(dir.path());
+}
+
+#[test]
+fn maxnormal_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/out.h5");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--draws".into(), "0".into()], "must be at least 1"),
+        (vec!["--n".into(), "0".into()], "must be at least 1"),
+        (vec!["--bins".into(), "x".into()], "not a number"),
+        (
+            vec!["--out".into(), missing.to_str().unwrap().into()],
+            "does not exist",
+        ),
+        (
+            vec!["--out".into(), dir.path().to_str().unwrap().into()],
+            "is a directory",
+        ),
+        (vec!["--draws".into(), "1e15".into()], "memory"),
+    ];
+    for np in [1, 3] {
+        for (args, message) in &cases {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let r = run(np, MAXNORMAL, &args);
+            r.assert_code(2);
+            assert_eq!(
+                r.stderr.matches(message).count(),
+                1,
+                "{args:?}: {}",
+                r.stderr
+            );
+            assert!(!r.stdout.contains("KS distance"), "no work for {args:?}");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+fn counts(path: &PathBuf) -> Vec<u16> {
+    hdf5::File::open(path)
+        .unwrap()
+        .dataset("counts")
+        .unwrap()
+        .read_raw()
+        .unwrap()
+}
+
+#[test]
+fn julia_block_balanced_and_serial_agree_at_every_rank_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = ["--m", "96", "--n", "128", "--tmax", "300"];
+    let mut reference: Option<Vec<u16>> = None;
+    for np in [1, 2, 3, 5] {
+        for schedule in ["block", "balanced"] {
+            let h5 = dir.path().join(format!("j{np}{schedule}.h5"));
+            let png = dir.path().join(format!("j{np}{schedule}.png"));
+            let mut args = grid.to_vec();
+            args.extend(["--schedule", schedule, "--check", "--rows-per-task", "5"]);
+            args.extend([
+                "--out",
+                h5.to_str().unwrap(),
+                "--png",
+                png.to_str().unwrap(),
+            ]);
+            let (r, out) = report(np, JULIA, &args);
+            assert!(
+                out.contains("parallel counts equal the serial counts (0 differ)"),
+                "{out}"
+            );
+            assert_eq!(r["equal_to_serial"], true);
+            let c = counts(&h5);
+            assert_eq!(c.len(), 96 * 128);
+            let file = hdf5::File::open(&h5).unwrap();
+            assert_eq!(file.dataset("counts").unwrap().shape(), vec![96, 128]);
+            let tmax: u16 = file.attr("tmax").unwrap().read_scalar().unwrap();
+            assert_eq!(tmax, 300);
+            let xs: Vec<f64> = file.dataset("xs").unwrap().read_raw().unwrap();
+            assert_eq!((xs[0], xs[127]), (-1.3, 1.3));
+            assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+            match &reference {
+                None => reference = Some(c),
+                Some(r) => assert!(r == &c, "np={np} {schedule} differs"),
+            }
+        }
+    }
+    assert_no_leftovers(dir.path());
+}
+
+#[test]
+fn julia_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let unwritable = dir.path().join("missing/j.png");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--tmax".into(), "70000".into()], "over 65535"),
+        (vec!["--c".into(), "1+2".into()], "not a complex number"),
+        (vec!["--m".into(), "0".into()], "must be at least 1"),
+        (
+            vec!["--m".into(), "1e6".into(), "--n".into(), "1e6".into()],
+            "memory",
+        ),
+        (
+            vec!["--schedule".into(), "random".into()],
+            "invalid value 'random'",
+        ),
+        (
+            vec!["--png".into(), unwritable.to_str().unwrap().into()],
+            "does not exist",
+        ),
+    ];
+    for np in [1, 3] {
+        for (args, message) in &cases {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let r = run(np, JULIA, &args);
+            r.assert_code(2);
+            assert_eq!(
+                r.stderr.matches(message).count(),
+                1,
+                "{args:?}: {}",
+                r.stderr
+            );
+            assert!(
+                !r.stdout.contains("points never escaped"),
+                "no work for {args:?}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
