@@ -2,7 +2,7 @@
 """The blog post's Julia-set algorithm in NumPy, writing the counts for comparison.
 
     python3 tools/julia_reference.py --out target/julia_reference.u16
-    cargo test --lib julia -- --ignored --nocapture    # counts pixels that differ
+    cargo test -p mpiview-apps --lib julia -- --ignored --nocapture    # counts pixels that differ
 
 The algorithm is the seed's (IPython parallel Julia post), in Python 3 (`~mask` for the old
 `-mask`). Output: raw little-endian uint16, row-major, rows along the imaginary axis.

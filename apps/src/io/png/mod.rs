@@ -86,7 +86,7 @@ mod tests {
     use crate::kernels::maxnormal::{Histogram, density, exact_edges, samples};
 
     /// Writes the default pictures to `target/png-preview/` to look at:
-    /// `cargo test --release --lib png_preview -- --ignored`.
+    /// `cargo test -p mpiview-apps --release --lib png_preview -- --ignored`.
     #[test]
     #[ignore = "writes preview images for a person to look at"]
     fn png_preview() {
