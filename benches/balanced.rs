@@ -75,20 +75,13 @@ fn main() -> ExitCode {
 }
 
 fn job(args: &Args, role: &str) -> Json {
-    let a = |s: &str| s.to_string();
-    support::self_job(
-        args.np,
-        &[
-            a("--role"),
-            a(role),
-            a("--tasks"),
-            args.tasks.to_string(),
-            a("--items"),
-            args.items.to_string(),
-            a("--big"),
-            args.big.to_string(),
-        ],
-    )
+    let options = [
+        ("--role", role.to_string()),
+        ("--tasks", args.tasks.to_string()),
+        ("--items", args.items.to_string()),
+        ("--big", args.big.to_string()),
+    ];
+    support::self_job(args.np, &options, &[])
 }
 
 fn launcher(args: &Args) -> ExitCode {

@@ -1,17 +1,28 @@
-//! Micro-benchmarks of the runtime beside raw MPI: apply round trip (also after 20 ms idle),
-//! push+pull, load-balanced task throughput, scatter and gather bandwidth, peak memory, idle
-//! CPU, start-up.
+//! Micro-benchmarks of the runtime beside raw MPI, over a sweep of rank counts: apply round trip
+//! (also after 20 ms idle), push+pull, load-balanced task throughput, scatter and gather
+//! bandwidth; at the first rank count also peak memory, idle CPU and start-up.
 //!
 //! ```text
-//! cargo bench --bench micro                       # controller + 2 engines (mpirun -n 3)
-//! cargo bench --bench micro -- --np 5 --json      # one JSON object on the last line
+//! cargo bench --bench micro                                  # mpirun -n 3 (controller + 2 engines)
+//! cargo bench --bench micro -- --np 2,3,5,9,17 --png target/micro.png --json
+//! OMPI_MCA_btl_vader_single_copy_mechanism=none cargo bench --bench micro -- --np 2,3,5
+//! OMPI_MCA_btl=self,tcp cargo bench --bench micro -- --np 2,3,5
 //! ```
 //!
-//! One command runs both sides, alternating, `--rounds` times: a raw rsmpi job (every rank in
-//! SPMD style: `MPI_Bcast`+`MPI_Gather`, `MPI_Scatterv`, `MPI_Gatherv`, Open MPI's default
-//! settings) and an mpiview job (controller + engines). Each job reports medians of many
-//! repetitions; the table shows the median over rounds. Start-up is `mpirun` to the first reply
-//! (mpiview) or to the first barrier after `MPI_Init` (raw).
+//! For every rank count one command runs, `--rounds` times each: a raw rsmpi job (SPMD,
+//! blocking collectives, the root keeping no share of the data as the controller keeps none)
+//! under each of Open MPI's yield settings (`mpi_yield_when_idle` 0 and 1; the better median of
+//! the two is shown for every figure), then an mpiview job (controller + engines). Each job
+//! reports medians of many repetitions; the table shows the median over rounds. The raw
+//! baselines are what an MPI programmer would write for the same work:
+//!
+//! - apply: one `MPI_Bcast` of the request and one `MPI_Gather` of the replies;
+//! - push + pull: one round trip (a push with its data, then the value back), i.e. the same
+//!   `Bcast` + `Gather` (the goal is at most twice it);
+//! - the task stream: rank 0 keeps two 8-byte tasks in flight per worker;
+//! - scatter/gather: `MPI_Scatterv`/`MPI_Gatherv` of the same array, from and into huge-page
+//!   buffers as mpiview's arrays are (and "new array": a fresh huge-page buffer every time, as
+//!   `gather` allocates).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -23,12 +34,15 @@ use clap::{Parser, ValueEnum};
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::traits::*;
 use mpiview::{Cluster, Result};
+use mpiview_apps::stats::median;
 use ndarray::{Array1, IxDyn};
 use serde_json::{Value as Json, json};
-use support::{median, now_epoch, peak_rss, per_call, reset_peak_rss, rss};
+use support::{now_epoch, peak_rss, per_call, reset_peak_rss, rss};
 
 /// Trivial tasks of the load-balanced throughput figure.
 const TASKS: u64 = 100_000;
+/// Trivial items of the automatic-chunk throughput figure.
+const ITEMS: u64 = 10_000_000;
 /// How long the driver idles before the "after idle" round trips, and how many it times.
 const IDLE: Duration = Duration::from_millis(20);
 const IDLE_ROUNDS: usize = 21;
@@ -43,23 +57,26 @@ enum Role {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "mpiview micro-benchmarks beside raw MPI")]
+#[command(about = "mpiview micro-benchmarks beside raw MPI, over rank counts")]
 struct Args {
-    /// Ranks of each job (controller + engines).
-    #[arg(long, default_value_t = 3)]
-    np: usize,
+    /// Ranks of each job (controller + engines); several, comma-separated, make a sweep.
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    np: Vec<usize>,
     /// Elements (f64) scattered and gathered.
     #[arg(long, default_value_t = 10_000_000)]
     elements: usize,
     /// Repetitions of each bandwidth measurement inside a job.
     #[arg(long, default_value_t = 11)]
     reps: usize,
-    /// Rounds of (raw job, mpiview job).
+    /// Rounds of (raw jobs, mpiview job) per rank count.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Start-up launches of each kind.
+    /// Start-up launches of each kind (at the first rank count).
     #[arg(long, default_value_t = 5)]
     startup_runs: usize,
+    /// Writes a chart of apply latency against engines, mpiview beside raw.
+    #[arg(long)]
+    png: Option<std::path::PathBuf>,
     /// Print one JSON object on the last line.
     #[arg(long)]
     json: bool,
@@ -84,183 +101,216 @@ fn main() -> ExitCode {
     match args.role {
         Role::Launcher => launcher(&args),
         Role::Raw => raw_job(&args),
-        Role::Mpiview => mpiview_job(&args),
+        Role::Mpiview => mpiview_job(&args, args.bench),
         Role::StartupRaw | Role::StartupMpiview => startup_job(&args),
     }
 }
 
-/// Runs this binary under mpirun in `role`; the JSON object it printed after `result `.
-fn job(args: &Args, role: &str) -> Json {
-    let a = |s: &str| s.to_string();
-    support::self_job(
-        args.np,
-        &[
-            a("--role"),
-            a(role),
-            a("--elements"),
-            args.elements.to_string(),
-            a("--reps"),
-            args.reps.to_string(),
-            a("--launched"),
-            now_epoch().to_string(),
-        ],
-    )
+/// Runs this binary on `np` ranks in `role` (with Open MPI's yielding set when `yield_` is
+/// given); the JSON object it printed.
+fn job(args: &Args, np: usize, role: &str, yield_: Option<u8>) -> Json {
+    let mut options = vec![
+        ("--role", role.to_string()),
+        ("--elements", args.elements.to_string()),
+        ("--reps", args.reps.to_string()),
+        ("--launched", now_epoch().to_string()),
+    ];
+    if args.bench {
+        options.push(("--bench", String::new()));
+    }
+    let env: Vec<(&str, String)> = yield_
+        .map(|y| ("OMPI_MCA_mpi_yield_when_idle", y.to_string()))
+        .into_iter()
+        .collect();
+    support::self_job(np, &options, &env)
+}
+
+/// Figures where more is better (the better of the raw yield settings is the larger).
+const HIGHER_IS_BETTER: [&str; 6] = [
+    "task_farm_per_s",
+    "scatterv_gb_s",
+    "scatterv_plain_gb_s",
+    "gatherv_gb_s",
+    "scatterv_fresh_gb_s",
+    "gatherv_fresh_gb_s",
+];
+
+/// One rank count's figures: the raw medians (the better yield setting for each) and mpiview's.
+fn sweep_point(args: &Args, np: usize) -> Json {
+    let mut raw = [Vec::new(), Vec::new()];
+    let mut ours = Vec::new();
+    for _ in 0..args.rounds {
+        for (y, jobs) in raw.iter_mut().enumerate() {
+            jobs.push(job(args, np, "raw", Some(y as u8)));
+        }
+        ours.push(job(args, np, "mpiview", None));
+    }
+    let med = |jobs: &[Json], key: &str| median(jobs.iter().filter_map(|j| j[key].as_f64()));
+    let keys: Vec<String> = raw[0][0]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut best = serde_json::Map::new();
+    for key in keys {
+        let (a, b) = (med(&raw[0], &key), med(&raw[1], &key));
+        let higher = HIGHER_IS_BETTER.contains(&key.as_str());
+        let pick = if (a > b) == higher { a } else { b };
+        best.insert(format!("raw_{key}"), json!(pick));
+        best.insert(format!("raw_yield0_{key}"), json!(a));
+        best.insert(format!("raw_yield1_{key}"), json!(b));
+    }
+    let mut point = serde_json::Map::new();
+    point.insert("ranks".into(), json!(np));
+    point.insert("engines".into(), json!(np - 1));
+    let first = ours.first().cloned().unwrap_or(Json::Null);
+    if let Some(o) = first.as_object() {
+        for (key, value) in o {
+            let v = match value.as_f64() {
+                Some(_) => json!(med(&ours, key)),
+                None => value.clone(),
+            };
+            point.insert(key.clone(), v);
+        }
+    }
+    point.extend(best);
+    Json::Object(point)
 }
 
 fn launcher(args: &Args) -> ExitCode {
-    let mut raw = Vec::new();
-    let mut ours = Vec::new();
-    for _ in 0..args.rounds {
-        raw.push(job(args, "raw"));
-        ours.push(job(args, "mpiview"));
-    }
+    let points: Vec<Json> = args.np.iter().map(|&np| sweep_point(args, np)).collect();
+    let first = args.np[0];
     let mut startup_raw = Vec::new();
     let mut startup_ours = Vec::new();
     for _ in 0..args.startup_runs {
-        startup_raw.push(
-            job(args, "startup-raw")["seconds"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-        );
-        startup_ours.push(
-            job(args, "startup-mpiview")["seconds"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-        );
+        startup_raw.push(job(args, first, "startup-raw", None)["seconds"].as_f64());
+        startup_ours.push(job(args, first, "startup-mpiview", None)["seconds"].as_f64());
     }
-    let med = |jobs: &[Json], key: &str| {
-        mpiview_apps::stats::median(jobs.iter().filter_map(|j| j[key].as_f64()))
-    };
-    let med_f = mpiview_apps::stats::median;
-    let last = ours.last().expect("one round at least");
     let report = json!({
         "date": support::today(),
-        "ranks": args.np,
-        "engines": args.np - 1,
         "elements": args.elements,
         "rounds": args.rounds,
-        "apply_sync_us": med(&ours, "apply_sync_us"),
-        "raw_bcast_gather_us": med(&raw, "bcast_gather_us"),
-        "idle_apply_sync_us": med(&ours, "idle_apply_sync_us"),
-        "raw_idle_bcast_gather_us": med(&raw, "idle_bcast_gather_us"),
-        "push_pull_us": med(&ours, "push_pull_us"),
-        "raw_two_bcast_gather_us": 2.0 * med(&raw, "bcast_gather_us"),
-        "lb_tasks_per_s": med(&ours, "lb_tasks_per_s"),
-        "raw_task_farm_per_s": med(&raw, "task_farm_per_s"),
-        "scatter_gb_s": med(&ours, "scatter_gb_s"),
-        "scatter_plain_gb_s": med(&ours, "scatter_plain_gb_s"),
-        "raw_scatterv_plain_gb_s": med(&raw, "scatterv_plain_gb_s"),
-        "gather_gb_s": med(&ours, "gather_gb_s"),
-        "gather_into_gb_s": med(&ours, "gather_into_gb_s"),
-        "raw_scatterv_gb_s": med(&raw, "scatterv_gb_s"),
-        "raw_gatherv_gb_s": med(&raw, "gatherv_gb_s"),
-        "raw_scatterv_fresh_gb_s": med(&raw, "scatterv_fresh_gb_s"),
-        "raw_gatherv_fresh_gb_s": med(&raw, "gatherv_fresh_gb_s"),
-        "controller_extra_mb_during_scatter": last["controller_extra_mb_during_scatter"],
-        "engine_peak_growth_mb_during_scatter": last["engine_peak_growth_mb_during_scatter"],
-        "engine_partition_mb": last["engine_partition_mb"],
-        "idle_controller_cpu_s": med(&ours, "idle_controller_cpu_s"),
-        "busy_engines_cpu_s": last["busy_engines_cpu_s"],
-        "busy_wall_s": med(&ours, "busy_wall_s"),
-        "startup_s": med_f(startup_ours),
-        "raw_startup_s": med_f(startup_raw),
+        "transport": support::transport(),
+        "points": points,
+        "startup_ranks": first,
+        "startup_s": median(startup_ours.into_iter().flatten()),
+        "raw_startup_s": median(startup_raw.into_iter().flatten()),
     });
-    let f = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
-    println!(
-        "mpiview micro-benchmarks: {} ranks ({} engines), medians of {} rounds",
-        args.np,
-        args.np - 1,
-        args.rounds
-    );
-    println!("{:<38} {:>10} {:>14}", "", "mpiview", "raw MPI");
-    println!(
-        "{:<38} {:>8.2} us {:>11.2} us",
-        "apply_sync, trivial, all engines",
-        f("apply_sync_us"),
-        f("raw_bcast_gather_us")
-    );
-    println!(
-        "{:<38} {:>8.2} us {:>11.2} us",
-        format!("the same after {} ms idle", IDLE.as_millis()),
-        f("idle_apply_sync_us"),
-        f("raw_idle_bcast_gather_us")
-    );
-    println!(
-        "{:<38} {:>8.2} us {:>11.2} us",
-        "push + pull of a scalar",
-        f("push_pull_us"),
-        f("raw_two_bcast_gather_us")
-    );
-    println!(
-        "{:<38} {:>8.0}/s {:>11.0}/s",
-        "load-balanced trivial tasks, chunksize 1",
-        f("lb_tasks_per_s"),
-        f("raw_task_farm_per_s")
-    );
-    println!(
-        "{:<38} {:>6.2} GB/s {:>9.2} GB/s",
-        format!("scatter {} f64 (huge pages)", args.elements),
-        f("scatter_gb_s"),
-        f("raw_scatterv_gb_s")
-    );
-    println!(
-        "{:<38} {:>6.2} GB/s {:>9.2} GB/s",
-        "scatter from a plain Vec",
-        f("scatter_plain_gb_s"),
-        f("raw_scatterv_plain_gb_s")
-    );
-    println!(
-        "{:<38} {:>6.2} GB/s {:>9.2} GB/s",
-        "gather (new array each time)",
-        f("gather_gb_s"),
-        f("raw_gatherv_fresh_gb_s")
-    );
-    println!(
-        "{:<38} {:>6.2} GB/s {:>9.2} GB/s",
-        "gather_into (reused array)",
-        f("gather_into_gb_s"),
-        f("raw_gatherv_gb_s")
-    );
-    println!(
-        "{:<38} {:>9.3} s {:>12.3} s",
-        "start-up to first reply",
-        f("startup_s"),
-        f("raw_startup_s")
-    );
-    let growth: Vec<String> = report["engine_peak_growth_mb_during_scatter"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_f64)
-                .map(|x| format!("{x:.1}"))
-                .collect()
-        })
-        .unwrap_or_default();
-    println!(
-        "memory: a scatter added {:.1} MB on the controller; engine peaks grew by [{}] MB (partition {:.1} MB)",
-        f("controller_extra_mb_during_scatter"),
-        growth.join(", "),
-        f("engine_partition_mb")
-    );
-    let busy: Vec<String> = report["busy_engines_cpu_s"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_f64)
-                .map(|x| format!("{x:.2}"))
-                .collect()
-        })
-        .unwrap_or_default();
-    println!(
-        "engines computing 1 s ({:.2} s wall): the waiting controller used {:.3} s of CPU, the engines [{}] s",
-        f("busy_wall_s"),
-        f("idle_controller_cpu_s"),
-        busy.join(", ")
-    );
+    print_table(args, &report);
+    if let Some(path) = &args.png {
+        match chart(path, &report) {
+            Ok(p) => println!("chart: {}", p.display()),
+            Err(e) => eprintln!("warning: no chart: {e}"),
+        }
+    }
     if args.json {
         println!("{report}");
     }
     ExitCode::SUCCESS
+}
+
+fn print_table(args: &Args, report: &Json) {
+    let f = |p: &Json, k: &str| p[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "mpiview micro-benchmarks ({}), medians of {} rounds; raw MPI: the better of Open MPI's yield settings",
+        report["transport"].as_str().unwrap_or(""),
+        args.rounds
+    );
+    println!(
+        "{:>5} | {:>17} | {:>17} | {:>17} | {:>22} | {:>9} | {:>17} | {:>17} | {:>17}",
+        "ranks",
+        "apply us (x raw)",
+        "idle apply us",
+        "push+pull us (x)",
+        "tasks/s (x farm)",
+        "auto M/s",
+        "scatter GB/s (x)",
+        "gather_into (x)",
+        "gather new (x)",
+    );
+    for p in report["points"].as_array().into_iter().flatten() {
+        let ratio = |a: f64, b: f64| a / b;
+        println!(
+            "{:>5} | {:>8.2} ({:>5.2}x) | {:>7.1} / {:>5.1}  | {:>8.2} ({:>5.2}x) | {:>10.0} ({:>5.2}x) | {:>9.1} | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x)",
+            p["ranks"],
+            f(p, "apply_sync_us"),
+            ratio(f(p, "apply_sync_us"), f(p, "raw_bcast_gather_us")),
+            f(p, "idle_apply_sync_us"),
+            f(p, "raw_idle_bcast_gather_us"),
+            f(p, "push_pull_us"),
+            ratio(f(p, "push_pull_us"), f(p, "raw_bcast_gather_us")),
+            f(p, "lb_tasks_per_s"),
+            ratio(f(p, "lb_tasks_per_s"), f(p, "raw_task_farm_per_s")),
+            f(p, "auto_items_per_s") / 1e6,
+            f(p, "scatter_gb_s"),
+            ratio(f(p, "scatter_gb_s"), f(p, "raw_scatterv_gb_s")),
+            f(p, "gather_into_gb_s"),
+            ratio(f(p, "gather_into_gb_s"), f(p, "raw_gatherv_gb_s")),
+            f(p, "gather_gb_s"),
+            ratio(f(p, "gather_gb_s"), f(p, "raw_gatherv_fresh_gb_s")),
+        );
+    }
+    if let Some(p) = report["points"].as_array().and_then(|a| a.first()) {
+        let list = |k: &str| {
+            p[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_f64)
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        println!(
+            "at {} ranks: a scatter added {:.1} MB on the controller and [{}] MB on the engines (partition {:.1} MB); \
+             the controller used {:.3} s of CPU while engines computed 1 s ({:.2} s wall; engines got [{}] s); \
+             start-up to the first reply {:.3} s (raw, to the first barrier: {:.3} s)",
+            p["ranks"],
+            f(p, "controller_extra_mb_during_scatter"),
+            list("engine_peak_growth_mb_during_scatter"),
+            f(p, "engine_partition_mb"),
+            f(p, "idle_controller_cpu_s"),
+            f(p, "busy_wall_s"),
+            list("busy_engines_cpu_s"),
+            f(report, "startup_s"),
+            f(report, "raw_startup_s"),
+        );
+    }
+}
+
+/// The apply latency against engines, mpiview beside raw MPI.
+fn chart(path: &std::path::Path, report: &Json) -> std::result::Result<std::path::PathBuf, String> {
+    use mpiview_apps::io::png::{LineChart, LineSeries, lines_png};
+    let points = report["points"].as_array().cloned().unwrap_or_default();
+    let series = |label: &str, key: &str| LineSeries {
+        label: label.into(),
+        x: points
+            .iter()
+            .map(|p| p["engines"].as_f64().unwrap_or(f64::NAN))
+            .collect(),
+        y: points
+            .iter()
+            .map(|p| p[key].as_f64().unwrap_or(f64::NAN))
+            .collect(),
+    };
+    let chart = LineChart {
+        title: format!(
+            "apply on all engines ({})",
+            report["transport"].as_str().unwrap_or("")
+        ),
+        x_label: "engines".into(),
+        y_label: "round trip (µs)".into(),
+        ..LineChart::default()
+    };
+    lines_png(
+        path,
+        &[
+            series("mpiview apply_sync", "apply_sync_us"),
+            series("raw MPI Bcast + Gather", "raw_bcast_gather_us"),
+        ],
+        &chart,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Raw rsmpi on `MPI_COMM_WORLD`, every rank taking part; the root keeps no share of the data,
@@ -271,7 +321,8 @@ fn raw_job(args: &Args) -> ExitCode {
     let rank = world.rank();
     let size = world.size() as usize;
     let root = world.process_at_rank(0);
-    // One request broadcast, one reply from every rank gathered: what `apply_sync` does.
+    // One request broadcast, one reply from every rank gathered: what `apply_sync` does, and
+    // the round trip a push followed by a pull makes at least.
     let round_trip = || {
         let mut request = [0u8; 8];
         root.broadcast_into(&mut request);
@@ -284,20 +335,16 @@ fn raw_job(args: &Args) -> ExitCode {
         }
     };
     let bcast_gather = per_call(21, 1000, &round_trip);
-    // The same round trip after the root slept: the other ranks wait inside MPI_Bcast, which
-    // busy-polls (their cores stay busy the whole time).
-    let after_idle = median(
-        (0..IDLE_ROUNDS)
-            .map(|_| {
-                if rank == 0 {
-                    std::thread::sleep(IDLE);
-                }
-                let t = Instant::now();
-                round_trip();
-                t.elapsed()
-            })
-            .collect::<Vec<_>>(),
-    );
+    // The same round trip after the root slept: the other ranks wait inside MPI_Bcast (which
+    // busy-polls, or yields with mpi_yield_when_idle).
+    let after_idle = mpiview_apps::stats::median_duration((0..IDLE_ROUNDS).map(|_| {
+        if rank == 0 {
+            std::thread::sleep(IDLE);
+        }
+        let t = Instant::now();
+        round_trip();
+        t.elapsed()
+    }));
     let n = args.elements;
     let engines = size - 1;
     let counts: Vec<i32> = std::iter::once(0)
@@ -321,17 +368,13 @@ fn raw_job(args: &Args) -> ExitCode {
         Vec::new()
     };
     let time = |f: &mut dyn FnMut()| -> Duration {
-        median(
-            (0..args.reps)
-                .map(|_| {
-                    world.barrier();
-                    let t = Instant::now();
-                    f();
-                    world.barrier();
-                    t.elapsed()
-                })
-                .collect::<Vec<_>>(),
-        )
+        mpiview_apps::stats::median_duration((0..args.reps).map(|_| {
+            world.barrier();
+            let t = Instant::now();
+            f();
+            world.barrier();
+            t.elapsed()
+        }))
     };
     let mut part = huge(mine);
     let mut all = if rank == 0 { huge(n) } else { Vec::new() };
@@ -359,14 +402,17 @@ fn raw_job(args: &Args) -> ExitCode {
     let reused_scatter = time(&mut || scatter(&mut part));
     let plain_scatter = time(&mut || scatter_from(&plain, &mut part));
     let reused_gather = time(&mut || gather(&part, &mut all));
+    // Into fresh memory every time: huge-page buffers, as mpiview's receives are.
     let fresh_scatter = time(&mut || {
-        let mut p = vec![0.0f64; mine];
+        let mut p = huge(mine);
         scatter(&mut p);
         std::hint::black_box(&p);
     });
     let fresh_gather = time(&mut || {
         let mut a = if rank == 0 {
-            vec![0.0f64; n]
+            mpiview::arrays::zeros::<f64, _, _>(n)
+                .into_raw_vec_and_offset()
+                .0
         } else {
             Vec::new()
         };
@@ -390,7 +436,7 @@ fn raw_job(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn mpiview_job(args: &Args) -> ExitCode {
+fn mpiview_job(args: &Args, full: bool) -> ExitCode {
     let mut cluster = Cluster::init().expect("MPI starts");
     let trivial = cluster.register("trivial", |x: u64| x);
     let memory = cluster.register("memory", |reset: bool| {
@@ -410,6 +456,11 @@ fn mpiview_job(args: &Args) -> ExitCode {
     });
     let n = args.elements;
     let reps = args.reps;
+    let (tasks, items) = if full {
+        (TASKS, ITEMS)
+    } else {
+        (2_000, 20_000)
+    };
     cluster.run(|client| -> Result<()> {
         let dview = client.direct_view();
         let engines = client.n_engines();
@@ -418,36 +469,37 @@ fn mpiview_job(args: &Args) -> ExitCode {
             assert_eq!(r.len(), engines);
         });
         // The round trip to engines that have been idle (asleep between tests) for a while.
-        let after_idle = median(
-            (0..IDLE_ROUNDS)
-                .map(|_| {
-                    std::thread::sleep(IDLE);
-                    let t = Instant::now();
-                    let r: Vec<u64> = dview.apply_sync(&trivial, 7).expect("apply");
-                    assert_eq!(r.len(), engines);
-                    t.elapsed()
-                })
-                .collect::<Vec<_>>(),
-        );
+        let after_idle = mpiview_apps::stats::median_duration((0..IDLE_ROUNDS).map(|_| {
+            std::thread::sleep(IDLE);
+            let t = Instant::now();
+            let r: Vec<u64> = dview.apply_sync(&trivial, 7).expect("apply");
+            assert_eq!(r.len(), engines);
+            t.elapsed()
+        }));
         let push_pull = per_call(21, 1000, || {
             dview.push("x", 1.5f64).expect("push");
             let _: Vec<f64> = dview.pull("x").expect("pull");
         });
-        // The load-balanced task stream: trivial tasks one per message.
-        let lview = client.load_balanced_view().chunksize(1);
-        let tasks_per_s = median(
-            (0..3)
-                .map(|_| {
-                    let t = Instant::now();
-                    let r = lview.map_sync(&trivial, 0..TASKS).expect("map");
-                    assert_eq!(r.len() as u64, TASKS);
-                    Duration::from_secs_f64(t.elapsed().as_secs_f64() / TASKS as f64)
-                })
-                .collect::<Vec<_>>(),
-        );
+        // The load-balanced task stream: trivial tasks one per message, then automatic chunks.
+        let lview = client.load_balanced_view();
+        let tasks_per_s = median((0..3).map(|_| {
+            let t = Instant::now();
+            let r = lview
+                .chunksize(1)
+                .map_sync(&trivial, 0..tasks)
+                .expect("map");
+            assert_eq!(r.len() as u64, tasks);
+            tasks as f64 / t.elapsed().as_secs_f64()
+        }));
+        let auto_items_per_s = median((0..3).map(|_| {
+            let t = Instant::now();
+            let r = lview.map_sync(&trivial, 0..items).expect("map");
+            assert_eq!(r.len() as u64, items);
+            items as f64 / t.elapsed().as_secs_f64()
+        }));
 
         // CPU the waiting controller uses while the engines compute for 1 s, and what the
-        // engines got (two engines on two cores should get both).
+        // engines got.
         let before = support::cpu_seconds();
         let t = Instant::now();
         let engine_cpu_before: Vec<(bool, f64)> = dview.apply_sync(&spin, 0)?;
@@ -497,16 +549,19 @@ fn mpiview_job(args: &Args) -> ExitCode {
             gather_into.push(t.elapsed());
         }
         assert_eq!(out[n - 1], (n - 1) as f64);
-        let gbs = |d: Duration| (n * 8) as f64 / d.as_secs_f64() / 1e9;
+        let gbs = |d: Vec<Duration>| {
+            (n * 8) as f64 / mpiview_apps::stats::median_duration(d).as_secs_f64() / 1e9
+        };
         support::emit(&json!({
             "apply_sync_us": apply.as_secs_f64() * 1e6,
             "idle_apply_sync_us": after_idle.as_secs_f64() * 1e6,
             "push_pull_us": push_pull.as_secs_f64() * 1e6,
-            "lb_tasks_per_s": 1.0 / tasks_per_s.as_secs_f64(),
-            "scatter_gb_s": gbs(median(scatter)),
-            "scatter_plain_gb_s": gbs(median(scatter_plain)),
-            "gather_gb_s": gbs(median(gather)),
-            "gather_into_gb_s": gbs(median(gather_into)),
+            "lb_tasks_per_s": tasks_per_s,
+            "auto_items_per_s": auto_items_per_s,
+            "scatter_gb_s": gbs(scatter),
+            "scatter_plain_gb_s": gbs(scatter_plain),
+            "gather_gb_s": gbs(gather),
+            "gather_into_gb_s": gbs(gather_into),
             "controller_extra_mb_during_scatter": controller_extra as f64 / 1e6,
             "engine_peak_growth_mb_during_scatter": growth,
             "engine_partition_mb": (n * 8) as f64 / engines as f64 / 1e6,

@@ -45,8 +45,10 @@
 
 pub mod arrays;
 pub mod partition;
+pub mod settings;
 pub mod sysinfo;
 pub mod targets;
+pub mod units;
 pub mod value;
 
 mod balance;
@@ -57,18 +59,24 @@ mod comm;
 mod engine;
 mod error;
 mod exit;
+mod hub;
+mod ids;
 mod namespace;
+mod nodes;
+mod order;
 mod panic_guard;
 mod protocol;
 mod registry;
+mod reply;
 mod result;
 mod view;
 
-pub use client::{Client, EngineInfo, Node};
+pub use client::Client;
 pub use cluster::Cluster;
 pub use error::{BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result};
 pub use exit::{DriverExit, Outcome};
 pub use namespace::{Namespace, NamespaceError};
+pub use nodes::{EngineInfo, Node};
 pub use registry::{Context, Remote, Task};
 pub use result::{
     AsyncResult, EngineTiming, Many, MapIter, MapResult, Multiplicity, One, ShowProgress,

@@ -1,20 +1,30 @@
 //! The wire format between the controller and the engines, in one place.
 //!
-//! Control messages are point-to-point on a private duplicate of `MPI_COMM_WORLD`: the controller
-//! sends [`Request`]s to each engine in order on [`TAG_MSG`], engines answer with [`Reply`]s on
-//! the same tag. MPI keeps messages between two ranks on one tag in order, so an engine sees its
-//! requests in the order the controller issued them. A message is framed by its first byte:
-//! [`FRAME_INLINE`] (the postcard-encoded message follows) or [`FRAME_LARGE`] (an 8-byte length
-//! follows; the message itself comes next on [`TAG_BULK`]), so that receivers can post one
-//! fixed-size receive.
+//! **Channels.** The controller reaches an engine point-to-point on a private duplicate of
+//! `MPI_COMM_WORLD` (its *direct* channel, [`TAG_MSG`]) or, for a request to every engine of a
+//! view of several engines, by one `MPI_Ibcast` on the view's request communicator (the view's
+//! *broadcast* channel; see [`comm::channel`](crate::comm::channel)). Every message is an
+//! [`Envelope`]: the request and its [fences](crate::order), which keep each engine's requests
+//! in issue order across channels.
+//!
+//! **Replies.** An engine answers a direct request point-to-point ([`TAG_MSG`]). A broadcast
+//! request asks for a reply *slot* of a fixed size: every engine of the view joins one
+//! `MPI_Igather` of its slot on the view's reply communicator when it has its answer. A reply
+//! too large for its slot goes point-to-point and the slot says so ([`Slot`]).
+//!
+//! **Framing.** A point-to-point message's first byte frames it: [`FRAME_INLINE`] (postcard
+//! follows) or [`FRAME_LARGE`] (an 8-byte length follows; the message itself comes next on
+//! [`TAG_BULK`]), so that receivers can post one fixed-size receive.
 //!
 //! Bulk numeric data never travels here: it moves with MPI collectives (`Bcast`, `Scatterv`,
-//! `Gatherv`) on a view's communicator, or as native point-to-point messages on [`TAG_DATA`],
-//! right after the control message that announces it.
+//! `Gatherv`) on a view's data communicator, or as native point-to-point messages on
+//! [`TAG_DATA`], right after the reply that announces it.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::Result;
+use crate::ids::{RequestId, ViewId};
+use crate::order::Fence;
 use crate::registry::{Failure, Mapped};
 use crate::value::{DType, TypeSpec, WireValue};
 
@@ -33,14 +43,18 @@ pub(crate) const INLINE_MAX: usize = 16 * 1024;
 pub(crate) const FRAME_INLINE: u8 = 0;
 pub(crate) const FRAME_LARGE: u8 = 1;
 
-/// Identifies a request (direct) or a task (load-balanced) across controller and engines.
-pub(crate) type RequestId = u64;
-
 /// The id of an engine's last reply, sent when it stops serving.
 pub(crate) const SHUTDOWN_ID: RequestId = u64::MAX;
 
-/// Identifies a view communicator (controller + a list of engines) on every member.
-pub(crate) type CommId = u32;
+/// A request and what must run before it on the engine that gets it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Envelope {
+    /// Messages of other channels this engine must have accepted first.
+    pub fences: Vec<Fence>,
+    /// The size of this request's reply slot in the view's reply gather; 0: reply directly.
+    pub slot: u32,
+    pub request: Request,
+}
 
 /// Controller → engine.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,36 +74,39 @@ pub(crate) enum Request {
         items: Vec<u8>,
     },
     /// Store values. Inline values are in the message; the data of array values follows, in
-    /// order, as broadcasts on `comm`. Reply `Ack`.
+    /// order, as broadcasts on the data communicator of `view`. Reply `Ack`.
     Push {
         id: RequestId,
-        comm: Option<CommId>,
+        view: Option<ViewId>,
         values: Vec<(String, WireValue)>,
     },
     /// Send values back, each checked against its type first. Reply `Pulled`; the data of array
-    /// values follows on `TAG_DATA`, in order.
+    /// values follows on `TAG_DATA`, in order: on the view's data communicator for a broadcast
+    /// request, on the direct channel's communicator otherwise.
     Pull {
         id: RequestId,
         names: Vec<(String, TypeSpec)>,
     },
-    /// Receive a partition of an array by `Scatterv` on `comm`; store it under `name`. No reply.
+    /// Receive a partition of an array by `Scatterv` on the data communicator of `view`; store
+    /// it under `name`. No reply.
     Scatter {
         name: String,
-        comm: CommId,
+        view: ViewId,
         dtype: DType,
         /// Shape of one item (the array's shape without axis 0).
         item_shape: Vec<u64>,
-        /// Length of axis 0 of the whole array (split by the block rule over `comm`).
+        /// Length of axis 0 of the whole array (split by the block rule over the view).
         rows: u64,
         /// Store a single-item partition as the item itself.
         flatten: bool,
     },
-    /// Take part in a gather of `name` on `comm`: reply `Shape`, then receive the controller's
-    /// decision by `Bcast` (`[go, total elements]`) and, on go, send the data by `Gatherv`.
+    /// Take part in a gather of `name` on the data communicator of `view`: reply `Shape`, then
+    /// receive the controller's decision by `Bcast` (`[go, total elements]`) and, on go, send
+    /// the data by `Gatherv`.
     Gather {
         id: RequestId,
         name: String,
-        comm: CommId,
+        view: ViewId,
         dtype: DType,
     },
     /// Remove values (`None`: all). Reply `Ack`.
@@ -97,18 +114,29 @@ pub(crate) enum Request {
         id: RequestId,
         names: Option<Vec<String>>,
     },
-    /// Reply `Ack`, then create the communicator `comm` over world ranks `members` (the
-    /// controller first) with `MPI_Comm_create_group`.
-    NewComm {
+    /// The first phase of creating the communicators of `view` over world ranks `members` (the
+    /// controller first): reply `Ack`, then wait for [`Request::CreateView`] and run nothing
+    /// else until it comes, so that no member enters `MPI_Comm_create_group` before every
+    /// member is ready.
+    NewView {
         id: RequestId,
-        comm: CommId,
+        view: ViewId,
         members: Vec<i32>,
     },
-    /// Skip these queued requests (load-balanced tasks not yet started); each gets an `Aborted`
-    /// failure as its reply.
+    /// Out of band: every member of `view` is ready; create its communicators now.
+    CreateView { view: ViewId },
+    /// Out of band: skip these queued requests (load-balanced tasks not yet started); each gets
+    /// an `Aborted` failure as its reply.
     Abort { ids: Vec<RequestId> },
     /// Stop serving; finalize and exit with `status`.
     Shutdown { status: u8 },
+}
+
+impl Request {
+    /// Messages that act when they arrive: they are neither counted nor fenced.
+    pub(crate) fn is_out_of_band(&self) -> bool {
+        matches!(self, Request::CreateView { .. } | Request::Abort { .. })
+    }
 }
 
 /// Engine → controller.
@@ -136,30 +164,6 @@ pub(crate) enum ReplyBody {
     Shape(std::result::Result<Vec<u64>, Failure>),
     /// The request failed as a whole.
     Failed { function: String, failure: Failure },
-}
-
-/// What an engine tells the controller at start-up (on `TAG_HELLO`).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Hello {
-    pub pid: u32,
-    /// `MPI_Get_processor_name`: ranks with the same name share a node.
-    pub host: String,
-    /// The CPUs this rank may run on (a 1024-bit mask).
-    pub cpus: Vec<u64>,
-    /// Fingerprint of the remote-function table.
-    pub registry: u64,
-    /// The PID namespace (see [`doorbell`](crate::comm::doorbell)); 0 when unknown.
-    pub pid_ns: u64,
-}
-
-/// The controller's answer to a `Hello` (on `TAG_HELLO`).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Welcome {
-    /// The engine's node holds more ranks than CPUs: waits yield the core.
-    pub oversubscribed: bool,
-    /// The controller's process id when it can ring this engine's doorbell (same host, same PID
-    /// namespace), for the engine to ring back.
-    pub controller_pid: Option<u32>,
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.
@@ -203,6 +207,57 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     Ok(postcard::from_bytes(body)?)
 }
 
+/// A reply slot of a gathered reply: `[kind: u8][length: u32 LE][postcard of the Reply]`, padded
+/// with zeros to the slot size.
+pub(crate) struct Slot;
+
+impl Slot {
+    /// The reply is in the slot.
+    const INLINE: u8 = 1;
+    /// The reply went point-to-point: wait for it there.
+    const DIRECT: u8 = 2;
+    /// Bytes before the encoded reply.
+    pub(crate) const HEADER: usize = 5;
+    /// The smallest slot: an acknowledgement with its timings fits.
+    pub(crate) const MIN: usize = 64;
+
+    /// Writes `reply` into a slot of `size` bytes; `None` if it does not fit (the slot then says
+    /// "sent directly": [`direct`](Self::direct)).
+    pub(crate) fn encode(reply: &Reply, size: usize) -> Result<Option<Vec<u8>>> {
+        let mut slot = vec![0u8; size.max(Self::HEADER)];
+        let fits = postcard::to_slice(reply, &mut slot[Self::HEADER..])
+            .map(|used| used.len())
+            .ok();
+        Ok(fits.map(|len| {
+            slot[0] = Self::INLINE;
+            slot[1..Self::HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+            slot
+        }))
+    }
+
+    /// A slot that says the reply went point-to-point.
+    pub(crate) fn direct(size: usize) -> Vec<u8> {
+        let mut slot = vec![0u8; size.max(Self::HEADER)];
+        slot[0] = Self::DIRECT;
+        slot
+    }
+
+    /// Reads a slot: the reply, or `None` when it went point-to-point.
+    pub(crate) fn decode(slot: &[u8]) -> Result<Option<Reply>> {
+        match slot.first() {
+            Some(&Self::INLINE) if slot.len() >= Self::HEADER => {
+                let len = u32::from_le_bytes(slot[1..Self::HEADER].try_into().expect("4 bytes"));
+                let body = slot
+                    .get(Self::HEADER..Self::HEADER + len as usize)
+                    .ok_or_else(|| crate::Error::Runtime("a reply slot overflows".into()))?;
+                Ok(Some(decode(body)?))
+            }
+            Some(&Self::DIRECT) => Ok(None),
+            _ => Err(crate::Error::Runtime("a corrupt reply slot".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +297,29 @@ mod tests {
         ));
         assert!(unframe(&[9]).is_err());
         assert!(unframe(&[]).is_err());
+    }
+
+    #[test]
+    fn replies_fill_their_slot_or_say_they_went_directly() {
+        let ack = Reply {
+            id: u64::MAX - 1,
+            started: 1.7e9,
+            completed: 1.7e9 + 1.0,
+            body: ReplyBody::Ack,
+        };
+        let slot = Slot::encode(&ack, Slot::MIN).unwrap().expect("an ack fits");
+        assert_eq!(slot.len(), Slot::MIN);
+        let back = Slot::decode(&slot).unwrap().expect("inline");
+        assert_eq!((back.id, back.completed), (ack.id, ack.completed));
+        let big = Reply {
+            body: ReplyBody::Value(vec![7; 100]),
+            ..ack
+        };
+        assert!(Slot::encode(&big, Slot::MIN).unwrap().is_none());
+        assert!(Slot::decode(&Slot::direct(Slot::MIN)).unwrap().is_none());
+        assert!(Slot::decode(&[0; 8]).is_err());
+        let mut overflow = Slot::encode(&big, 256).unwrap().unwrap();
+        overflow[1..5].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(Slot::decode(&overflow).is_err());
     }
 }

@@ -16,8 +16,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
 use crate::error::{Error, Result};
 
-/// An engine's id: its MPI rank in `MPI_COMM_WORLD` minus one.
-pub type EngineId = usize;
+pub use crate::ids::EngineId;
 
 /// A selection of engines, resolved against the engine count by [`Targets::resolve`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -87,14 +87,25 @@ pub fn emit(result: &serde_json::Value) {
     println!("result {result}");
 }
 
-/// Runs this benchmark binary on `np` ranks under mpirun with `args`; the JSON object its
+/// Runs this benchmark binary on `np` ranks under mpirun with `options` (`--name value`, or
+/// `--name` alone when the value is empty) and extra environment variables; the JSON object its
 /// rank 0 printed after `result `.
-pub fn self_job(np: usize, args: &[String]) -> serde_json::Value {
+pub fn self_job(
+    np: usize,
+    options: &[(&str, String)],
+    env: &[(&str, String)],
+) -> serde_json::Value {
     let mut cmd = Command::new(std::env::var("MPIEXEC").unwrap_or_else(|_| "mpirun".into()));
     cmd.arg("-n")
         .arg(np.to_string())
-        .arg(std::env::current_exe().expect("own path"))
-        .args(args);
+        .arg(std::env::current_exe().expect("own path"));
+    for (name, value) in options {
+        cmd.arg(name);
+        if !value.is_empty() {
+            cmd.arg(value);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     mpi_env(&mut cmd);
     let out = cmd.output().expect("mpirun runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -103,11 +114,24 @@ pub fn self_job(np: usize, args: &[String]) -> serde_json::Value {
         .find_map(|l| l.strip_prefix("result "))
         .unwrap_or_else(|| {
             panic!(
-                "{args:?}: no result\n{text}\n{}",
+                "{options:?}: no result\n{text}\n{}",
                 String::from_utf8_lossy(&out.stderr)
             )
         });
     serde_json::from_str(line).expect("result is JSON")
+}
+
+/// How Open MPI moves data in this environment, as the variables set say: `shared memory`,
+/// `shared memory without single-copy`, or `TCP`.
+pub fn transport() -> String {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    if var("OMPI_MCA_btl").contains("tcp") && !var("OMPI_MCA_btl").contains("vader") {
+        "TCP".into()
+    } else if var("OMPI_MCA_btl_vader_single_copy_mechanism") == "none" {
+        "shared memory without single-copy".into()
+    } else {
+        "shared memory".into()
+    }
 }
 
 /// A raw MPI task farm on `world`: rank 0 keeps two 8-byte tasks in flight per worker

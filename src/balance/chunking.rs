@@ -14,9 +14,6 @@ use std::time::Duration;
 
 use crate::partition::block_len;
 
-/// The default duration automatic chunks aim at.
-pub(crate) const DEFAULT_TARGET: Duration = Duration::from_millis(2);
-
 /// Largest automatic chunk.
 const MAX_AUTO_CHUNK: usize = 1 << 16;
 
@@ -42,11 +39,7 @@ pub(crate) struct ChunkPlan {
 
 impl ChunkPlan {
     pub(crate) fn new(chunking: Chunking, total: Option<usize>) -> ChunkPlan {
-        let target = std::env::var("MPIVIEW_CHUNK_TARGET_MS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|ms| *ms > 0.0)
-            .map_or(DEFAULT_TARGET, |ms| Duration::from_secs_f64(ms / 1e3));
+        let target = crate::settings::get().chunk_target;
         ChunkPlan {
             chunking,
             total,

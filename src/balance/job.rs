@@ -9,11 +9,10 @@ use serde::de::DeserializeOwned;
 use super::chunking::ChunkPlan;
 use super::source::{ChunkSource, Encoded};
 use super::store::Store;
-use crate::client::core::remote_error;
-use crate::client::link::Body;
 use crate::error::{Error, RemoteErrorKind};
+use crate::ids::EngineId;
 use crate::registry::Failure;
-use crate::targets::EngineId;
+use crate::reply::{Body, remote_error};
 
 /// Where the next chunk may go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,15 +1,14 @@
 //! The load-balanced task stream: chunks of a map go to whichever engine is free.
 //!
+//! A state machine that the controller's hub drives: [`Balancer::dispatch`] says which chunks to
+//! send now and where, [`Balancer::complete`] takes a chunk's reply, [`Balancer::abort`] says
+//! which queued chunks to abort where. It sends nothing itself and knows nothing of MPI, so its
+//! dispatch is tested here with simulated engines.
+//!
 //! Pure parts: [`scheduler`] (which engine), [`chunking`] (how many items), [`store`] (results by
 //! item), [`source`] (inputs encoded a chunk at a time). [`job`] is one map as the controller runs
-//! it. This module ties them to the controller's core: [`Balancer`] holds the jobs in submission
-//! order and the chunks in flight; `Core::dispatch` fills every engine's prefetch window from the
-//! first job that has work, and `Core::file_task` takes a chunk's reply.
-//!
-//! Tasks travel on the same ordered point-to-point channel as direct requests, so a direct
-//! request to an engine busy with tasks runs after the tasks queued before it, and never
-//! deadlocks: the controller keeps receiving task results (and sending more) while it waits for
-//! anything.
+//! it. The balancer holds the jobs in submission order and fills every engine's prefetch window
+//! from the first job that has work.
 
 pub(crate) mod chunking;
 pub(crate) mod job;
@@ -24,17 +23,19 @@ use std::rc::Rc;
 use job::{Job, Sent};
 use scheduler::Scheduler;
 
-use crate::client::core::Core;
-use crate::client::link::Delivery;
-use crate::error::Result;
-use crate::protocol::{Request, RequestId};
-use crate::targets::EngineId;
-
-/// Chunks queued on one engine at most (one running, one waiting).
-pub(crate) const PREFETCH: usize = 2;
+use crate::ids::{EngineId, RequestId};
+use crate::reply::Body;
 
 /// A job as the balancer holds it.
 pub(crate) type JobRef = Rc<RefCell<dyn Job>>;
+
+/// A chunk to send: `Request::Map { id, func, items }` to `engine`.
+pub(crate) struct Dispatch {
+    pub id: RequestId,
+    pub engine: EngineId,
+    pub func: u32,
+    pub items: Vec<u8>,
+}
 
 /// Jobs and the chunks in flight.
 pub(crate) struct Balancer {
@@ -44,158 +45,248 @@ pub(crate) struct Balancer {
 }
 
 impl Balancer {
-    pub(crate) fn new(n_engines: usize) -> Balancer {
-        let prefetch = std::env::var("MPIVIEW_PREFETCH")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(PREFETCH);
+    /// A balancer for `n_engines` engines, each with up to `prefetch` chunks queued.
+    pub(crate) fn new(n_engines: usize, prefetch: usize) -> Balancer {
         Balancer {
             scheduler: Scheduler::new(n_engines, prefetch),
             jobs: Vec::new(),
             in_flight: HashMap::new(),
         }
     }
-}
 
-/// Starts a map described by `spec` over `items`; its results arrive in the returned
-/// [`MapResult`](crate::MapResult).
-pub(crate) fn start_map<A, R, I>(
-    core: &Rc<Core>,
-    spec: job::MapSpec,
-    chunking: chunking::Chunking,
-    items: I,
-    show: crate::result::ShowProgress,
-) -> Result<crate::result::MapResult<R>>
-where
-    A: serde::Serialize + 'static,
-    R: serde::de::DeserializeOwned + 'static,
-    I: Iterator<Item = A> + 'static,
-{
-    let ordered = !spec.unordered;
-    // Per-item encodings are kept only when failed items may be sent again alone.
-    let source = Box::new(source::IterSource::new(items, spec.retries > 0));
-    let job = Rc::new(RefCell::new(job::MapJob::<R>::new(spec, chunking, source)));
-    core.add_job(job.clone())?;
-    Ok(crate::result::MapResult::new(
-        core.clone(),
-        job,
-        ordered,
-        show,
-    ))
-}
-
-impl Core {
-    /// Starts a job: its chunks go out as engines have room.
-    pub(crate) fn add_job(&self, job: JobRef) -> Result<()> {
-        self.balancer.borrow_mut().jobs.push(job);
-        self.dispatch()
+    /// Adds a job after those already running; its chunks go out at the next dispatch.
+    pub(crate) fn add_job(&mut self, job: JobRef) {
+        self.jobs.push(job);
     }
 
-    /// Sends chunks while some job has one and an engine it may use has room.
-    pub(crate) fn dispatch(&self) -> Result<()> {
-        let jobs: Vec<JobRef> = self.balancer.borrow().jobs.clone();
-        for job in jobs {
+    /// Chunks on `engine` that have not come back.
+    pub(crate) fn load(&self, engine: EngineId) -> usize {
+        self.scheduler.load(engine)
+    }
+
+    /// The chunks to send now, while some job has one and an engine it may use has room; each
+    /// gets an id from `next_id`.
+    pub(crate) fn dispatch(&mut self, next_id: &mut dyn FnMut() -> RequestId) -> Vec<Dispatch> {
+        let mut out = Vec::new();
+        for job in self.jobs.clone() {
             loop {
                 let targets = job.borrow().targets().clone();
-                if !self.balancer.borrow().scheduler.has_room(&targets) {
+                if !self.scheduler.has_room(&targets) {
                     break;
                 }
                 let Some(placement) = job.borrow_mut().want(targets.len()) else {
                     break;
                 };
-                let engine = {
-                    let mut b = self.balancer.borrow_mut();
-                    match placement.pinned {
-                        Some(e) if b.scheduler.has_room(&[e]) => Some(e),
-                        Some(_) => None,
-                        None => b.scheduler.pick(&targets, placement.avoid),
-                    }
+                let engine = match placement.pinned {
+                    Some(e) if self.scheduler.has_room(&[e]) => Some(e),
+                    Some(_) => None,
+                    None => self.scheduler.pick(&targets, placement.avoid),
                 };
                 let Some(engine) = engine else {
                     break;
                 };
-                let out = job.borrow_mut().take(engine);
-                let id = self.next_id();
+                let chunk = job.borrow_mut().take(engine);
+                let id = next_id();
                 let func = job.borrow().func();
-                self.send(
-                    engine,
-                    &Request::Map {
-                        id,
-                        func,
-                        items: out.bytes,
-                    },
-                )?;
+                self.scheduler.assign(engine);
                 let sent = Sent {
                     engine,
-                    first: out.first,
-                    count: out.count,
-                    attempt: out.attempt,
+                    first: chunk.first,
+                    count: chunk.count,
+                    attempt: chunk.attempt,
                 };
-                let mut b = self.balancer.borrow_mut();
-                b.scheduler.assign(engine);
-                b.in_flight.insert(id, (job.clone(), sent));
+                self.in_flight.insert(id, (job.clone(), sent));
+                out.push(Dispatch {
+                    id,
+                    engine,
+                    func,
+                    items: chunk.bytes,
+                });
             }
         }
-        Ok(())
+        out
     }
 
-    /// Takes the reply of a chunk in flight; gives the delivery back if it is not one.
-    pub(crate) fn file_task(&self, d: Delivery) -> Option<Delivery> {
-        let entry = {
-            let mut b = self.balancer.borrow_mut();
-            let entry = b.in_flight.remove(&d.id);
-            if let Some((_, sent)) = &entry {
-                b.scheduler.complete(sent.engine);
-            }
-            entry
+    /// Files the reply of chunk `id`; gives `body` back if `id` is not a chunk in flight.
+    pub(crate) fn complete(
+        &mut self,
+        id: RequestId,
+        started: f64,
+        completed: f64,
+        body: Body,
+    ) -> Result<(), Body> {
+        let Some((job, sent)) = self.in_flight.remove(&id) else {
+            return Err(body);
         };
-        let Some((job, sent)) = entry else {
-            return Some(d);
-        };
-        job.borrow_mut()
-            .complete(&sent, d.started, d.completed, d.body);
+        self.scheduler.complete(sent.engine);
+        job.borrow_mut().complete(&sent, started, completed, body);
         let done = {
             let j = job.borrow();
             j.is_finished() && j.is_abandoned()
         };
         if done {
-            self.balancer
-                .borrow_mut()
-                .jobs
-                .retain(|j| !Rc::ptr_eq(j, &job));
-        }
-        self.dispatch_pending.set(true);
-        None
-    }
-
-    /// Stops a job: nothing more is sent, and its chunks queued on engines are aborted there
-    /// (each comes back as an `Aborted` failure); chunks already running finish.
-    pub(crate) fn abort_job(&self, job: &JobRef) -> Result<()> {
-        job.borrow_mut().abort();
-        let mut by_engine: HashMap<EngineId, Vec<RequestId>> = HashMap::new();
-        for (id, (j, sent)) in self.balancer.borrow().in_flight.iter() {
-            if Rc::ptr_eq(j, job) {
-                by_engine.entry(sent.engine).or_default().push(*id);
-            }
-        }
-        for (engine, ids) in by_engine {
-            self.send(engine, &Request::Abort { ids })?;
+            self.jobs.retain(|j| !Rc::ptr_eq(j, &job));
         }
         Ok(())
     }
 
-    /// The owner of a job is gone: abort what has not started, forget the job once nothing of it
-    /// is in flight.
-    pub(crate) fn forget_job(&self, job: &JobRef) {
-        if !job.borrow().is_finished() {
-            let _ = self.abort_job(job);
+    /// Stops a job: nothing more is sent; returns its chunks queued on engines, by engine, to
+    /// abort there (each comes back as an `Aborted` failure; chunks already running finish).
+    pub(crate) fn abort(&mut self, job: &JobRef) -> Vec<(EngineId, Vec<RequestId>)> {
+        job.borrow_mut().abort();
+        let mut by_engine: HashMap<EngineId, Vec<RequestId>> = HashMap::new();
+        for (id, (j, sent)) in &self.in_flight {
+            if Rc::ptr_eq(j, job) {
+                by_engine.entry(sent.engine).or_default().push(*id);
+            }
         }
-        let finished = job.borrow().is_finished();
-        if finished {
-            self.balancer
-                .borrow_mut()
-                .jobs
-                .retain(|j| !Rc::ptr_eq(j, job));
+        let mut out: Vec<_> = by_engine.into_iter().collect();
+        out.sort_unstable_by_key(|(e, _)| *e);
+        for (_, ids) in &mut out {
+            ids.sort_unstable();
         }
+        out
+    }
+
+    /// The owner of a job is gone: aborts what has not started (returned as by
+    /// [`abort`](Self::abort)) and forgets the job once nothing of it is in flight.
+    pub(crate) fn forget(&mut self, job: &JobRef) -> Vec<(EngineId, Vec<RequestId>)> {
+        let aborts = if job.borrow().is_finished() {
+            Vec::new()
+        } else {
+            self.abort(job)
+        };
+        if job.borrow().is_finished() {
+            self.jobs.retain(|j| !Rc::ptr_eq(j, job));
+        }
+        aborts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunking::Chunking;
+    use super::job::{MapJob, MapSpec};
+    use super::source::IterSource;
+    use super::*;
+    use crate::registry::{Failure, Mapped};
+
+    fn job(
+        targets: &[EngineId],
+        n: u64,
+        chunking: Chunking,
+        retries: u32,
+    ) -> Rc<RefCell<MapJob<u64>>> {
+        let spec = MapSpec {
+            func: 7,
+            name: "double".into(),
+            targets: targets.into(),
+            total: Some(n as usize),
+            retries,
+            max_outstanding: None,
+            unordered: false,
+            pinned: false,
+        };
+        let source = Box::new(IterSource::new(0..n, retries > 0));
+        Rc::new(RefCell::new(MapJob::new(spec, chunking, source)))
+    }
+
+    /// What an engine does with a chunk: doubles every item; fails item 13 the first time.
+    fn run(items: &[u8], failed_once: &mut bool) -> Body {
+        let items: Vec<u64> = postcard::from_bytes(items).unwrap();
+        let mut values = Vec::new();
+        let mut failures = Vec::new();
+        for (k, x) in items.into_iter().enumerate() {
+            if x == 13 && !*failed_once {
+                *failed_once = true;
+                failures.push((k as u32, Failure::bad_payload("flaky")));
+            } else {
+                values.push(2 * x);
+            }
+        }
+        Body::Mapped(Mapped {
+            values: postcard::to_stdvec(&values).unwrap(),
+            failures,
+        })
+    }
+
+    /// Runs a map on simulated engines that answer their oldest chunk in turn; the number of
+    /// chunks each engine ran.
+    fn simulate(n_engines: usize, items: u64, chunking: Chunking, retries: u32) -> Vec<usize> {
+        let all: Vec<EngineId> = (0..n_engines).collect();
+        let mut b = Balancer::new(n_engines, 2);
+        let j = job(&all, items, chunking, retries);
+        b.add_job(j.clone());
+        let mut next = 0;
+        let mut queues: Vec<std::collections::VecDeque<Dispatch>> =
+            (0..n_engines).map(|_| Default::default()).collect();
+        let mut ran = vec![0; n_engines];
+        let mut failed_once = false;
+        loop {
+            for d in b.dispatch(&mut || {
+                next += 1;
+                next
+            }) {
+                assert!(queues[d.engine].len() < 2, "an engine's window overflowed");
+                queues[d.engine].push_back(d);
+            }
+            let Some(e) = (0..n_engines).find(|&e| !queues[e].is_empty()) else {
+                break;
+            };
+            // The engine with the fewest chunks run so far answers next (equal speeds).
+            let e = (e..n_engines)
+                .filter(|&k| !queues[k].is_empty())
+                .min_by_key(|&k| ran[k])
+                .unwrap_or(e);
+            let d = queues[e].pop_front().unwrap();
+            assert_eq!(d.func, 7);
+            ran[e] += 1;
+            let body = run(&d.items, &mut failed_once);
+            assert!(b.complete(d.id, 0.0, 0.001, body).is_ok());
+        }
+        assert!(j.borrow().is_finished());
+        let (values, errors) = j.borrow_mut().store.take_all();
+        if retries > 0 {
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(values, (0..items).map(|x| 2 * x).collect::<Vec<_>>());
+        }
+        ran
+    }
+
+    #[test]
+    fn every_item_runs_once_and_engines_share_the_work() {
+        for engines in [1, 2, 3] {
+            let ran = simulate(engines, 100, Chunking::Fixed(1), 1);
+            assert_eq!(ran.iter().sum::<usize>(), 101, "100 items and one retry");
+            let (lo, hi) = (ran.iter().min().unwrap(), ran.iter().max().unwrap());
+            assert!(hi - lo <= 2, "{engines} engines: {ran:?}");
+            let ran = simulate(engines, 1000, Chunking::Fixed(7), 0);
+            assert_eq!(ran.iter().sum::<usize>(), 1000usize.div_ceil(7));
+        }
+    }
+
+    #[test]
+    fn an_unknown_reply_is_given_back_and_aborts_name_their_engines() {
+        let mut b = Balancer::new(2, 2);
+        assert!(b.complete(99, 0.0, 0.0, Body::Ack).is_err());
+        let j = job(&[0, 1], 10, Chunking::Fixed(1), 0);
+        let jr: JobRef = j.clone();
+        b.add_job(jr.clone());
+        let mut next = 0;
+        let sent = b.dispatch(&mut || {
+            next += 1;
+            next
+        });
+        assert_eq!(sent.len(), 4, "two chunks queued on each engine");
+        assert!(
+            b.dispatch(&mut || unreachable!()).is_empty(),
+            "windows full"
+        );
+        let aborts = b.abort(&jr);
+        assert_eq!(aborts, vec![(0, vec![1, 3]), (1, vec![2, 4])]);
+        // Nothing more goes out once aborted, even with room.
+        assert!(b.complete(1, 0.0, 0.0, Body::Ack).is_ok());
+        assert!(b.dispatch(&mut || unreachable!()).is_empty());
+        assert_eq!(b.load(0), 1);
     }
 }

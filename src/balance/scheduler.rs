@@ -3,35 +3,67 @@
 //! Least-loaded first: among the engines a job may use, the one with the fewest chunks in
 //! flight, as long as it has fewer than `prefetch` (2 by default: while an engine runs one chunk
 //! the next is already queued on it, so it never waits for the controller between tasks). Ties
-//! go round-robin, so equal engines share work evenly. A slow engine finishes fewer chunks, so it
-//! is offered fewer.
+//! go to the engine that has waited longest at that load, so equal engines share work evenly. A
+//! slow engine finishes fewer chunks, so it is offered fewer.
+//!
+//! A job that may use every engine (a load-balanced view of the whole cluster) picks in constant
+//! time: engines wait in one queue per load level. A job on a subset of the engines scans its
+//! subset.
 
-use crate::targets::EngineId;
+use std::collections::VecDeque;
+
+use crate::ids::EngineId;
 
 /// Chunks in flight per engine.
 #[derive(Debug, Clone)]
 pub(crate) struct Scheduler {
     in_flight: Vec<usize>,
     prefetch: usize,
+    /// By load level below `prefetch`: engines at that load, oldest first, with the stamp they
+    /// had when they entered (an entry whose stamp is old is stale and skipped).
+    levels: Vec<VecDeque<(EngineId, u32)>>,
+    stamps: Vec<u32>,
+    /// Engines with room (load below `prefetch`).
+    with_room: usize,
+    /// Round-robin start of subset scans.
     next: usize,
 }
 
 impl Scheduler {
     pub(crate) fn new(n_engines: usize, prefetch: usize) -> Scheduler {
+        let prefetch = prefetch.max(1);
+        let mut levels = vec![VecDeque::new(); prefetch];
+        levels[0] = (0..n_engines).map(|e| (e, 0)).collect();
         Scheduler {
             in_flight: vec![0; n_engines],
-            prefetch: prefetch.max(1),
+            prefetch,
+            levels,
+            stamps: vec![0; n_engines],
+            with_room: n_engines,
             next: 0,
         }
     }
 
+    /// Chunks in flight on `engine`.
+    pub(crate) fn load(&self, engine: EngineId) -> usize {
+        self.in_flight[engine]
+    }
+
+    fn is_everyone(&self, allowed: &[EngineId]) -> bool {
+        allowed.len() == self.in_flight.len()
+    }
+
     /// The engine for the next chunk among `allowed`, avoiding `avoid` while another engine is
-    /// possible (a retry goes elsewhere); `None` if every allowed engine is full.
+    /// possible (a retry goes elsewhere); `None` if every allowed engine is full. Call
+    /// [`assign`](Self::assign) with it once the chunk is sent.
     pub(crate) fn pick(
         &mut self,
         allowed: &[EngineId],
         avoid: Option<EngineId>,
     ) -> Option<EngineId> {
+        if self.is_everyone(allowed) && avoid.is_none() {
+            return self.pick_any();
+        }
         let n = self.in_flight.len();
         let mut best: Option<(usize, usize, EngineId)> = None; // (load, rotation distance, engine)
         let only_avoided = allowed.iter().all(|&e| Some(e) == avoid);
@@ -49,17 +81,48 @@ impl Scheduler {
         Some(engine)
     }
 
+    /// The least-loaded engine of all, in constant time (amortised).
+    fn pick_any(&mut self) -> Option<EngineId> {
+        for level in 0..self.prefetch {
+            let queue = &mut self.levels[level];
+            while let Some(&(e, stamp)) = queue.front() {
+                if stamp == self.stamps[e] {
+                    return Some(e);
+                }
+                queue.pop_front();
+            }
+        }
+        None
+    }
+
     /// Whether some engine among `allowed` could take a chunk now.
     pub(crate) fn has_room(&self, allowed: &[EngineId]) -> bool {
+        if self.is_everyone(allowed) {
+            return self.with_room > 0;
+        }
         allowed.iter().any(|&e| self.in_flight[e] < self.prefetch)
     }
 
+    fn set_load(&mut self, engine: EngineId, load: usize) {
+        let before = self.in_flight[engine];
+        self.in_flight[engine] = load;
+        self.stamps[engine] = self.stamps[engine].wrapping_add(1);
+        if load < self.prefetch {
+            self.levels[load].push_back((engine, self.stamps[engine]));
+        }
+        match (before < self.prefetch, load < self.prefetch) {
+            (true, false) => self.with_room -= 1,
+            (false, true) => self.with_room += 1,
+            _ => {}
+        }
+    }
+
     pub(crate) fn assign(&mut self, engine: EngineId) {
-        self.in_flight[engine] += 1;
+        self.set_load(engine, self.in_flight[engine] + 1);
     }
 
     pub(crate) fn complete(&mut self, engine: EngineId) {
-        self.in_flight[engine] = self.in_flight[engine].saturating_sub(1);
+        self.set_load(engine, self.in_flight[engine].saturating_sub(1));
     }
 }
 
@@ -89,6 +152,35 @@ mod tests {
             None,
             "a subset view only uses its engines"
         );
+    }
+
+    #[test]
+    fn picking_among_all_engines_agrees_with_the_scan() {
+        // The constant-time path and the subset scan choose the same loads, whatever the order
+        // of completions.
+        let mut fast = Scheduler::new(4, 3);
+        let mut x = 7u64;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            if !(x >> 33).is_multiple_of(3) {
+                if let Some(e) = fast.pick(&[0, 1, 2, 3], None) {
+                    let least = (0..4).map(|e| fast.load(e)).min().unwrap();
+                    assert_eq!(fast.load(e), least, "picked a busier engine");
+                    fast.assign(e);
+                } else {
+                    assert!((0..4).all(|e| fast.load(e) == 3));
+                }
+            } else {
+                let busy: Vec<usize> = (0..4).filter(|&e| fast.load(e) > 0).collect();
+                if !busy.is_empty() {
+                    fast.complete(busy[(x >> 40) as usize % busy.len()]);
+                }
+            }
+            assert_eq!(
+                fast.has_room(&[0, 1, 2, 3]),
+                (0..4).any(|e| fast.load(e) < 3)
+            );
+        }
     }
 
     #[test]

@@ -2,22 +2,18 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
-use std::time::Duration;
 
 use mpi::topology::{Communicator, SimpleCommunicator};
 
-use super::startup::{Roster, host_name, welcome_engines};
+use super::startup::{Comms, Roster, host_name, welcome_engines};
 use crate::client::Client;
-use crate::client::core::Core;
-use crate::client::link::{Link, LocalLink, MpiLink};
-use crate::client::nodes::{EngineInfo, Node};
 use crate::comm::poll;
 use crate::exit::{DriverExit, Outcome};
+use crate::hub::Hub;
+use crate::hub::link::{Link, LocalLink, MpiLink};
+use crate::nodes::{EngineInfo, Node};
 use crate::registry::Registry;
-
-/// How long engines get to stop after a failed driver before the job is aborted
-/// (`MPIVIEW_SHUTDOWN_GRACE_S` overrides).
-const DEFAULT_GRACE: Duration = Duration::from_secs(3);
+use crate::settings;
 
 /// A one-rank run: the driver with one in-process engine.
 pub(super) fn run_local<F, T>(registry: Rc<Registry>, driver: F) -> u8
@@ -25,7 +21,12 @@ where
     F: FnOnce(&Client) -> T,
     T: DriverExit,
 {
-    poll::configure(false);
+    if let Some(e) = settings::error() {
+        report(&Outcome::failure(2, e.to_string()));
+        return 2;
+    }
+    let shared = &settings::get().shared;
+    poll::configure(&shared.polling, false);
     let host = host_name();
     let engines = vec![EngineInfo {
         id: 0,
@@ -38,12 +39,8 @@ where
         name: host,
         engines: vec![0],
     }];
-    let client = Client::new(Core::new(
-        engines,
-        nodes,
-        registry,
-        Link::Local(LocalLink::new()),
-    ));
+    let link = Link::Local(LocalLink::new(shared.buffer_pool_bytes));
+    let client = Client::new(Hub::new(engines, nodes, registry, link, vec![0]));
     let outcome = drive(&client, driver);
     report(&outcome);
     outcome.code
@@ -52,8 +49,7 @@ where
 /// Rank 0 of an MPI run.
 pub(super) fn run_controller<F, T>(
     world: &SimpleCommunicator,
-    ctrl: SimpleCommunicator,
-    factory: SimpleCommunicator,
+    comms: Comms,
     registry: Rc<Registry>,
     driver: F,
 ) -> u8
@@ -62,27 +58,25 @@ where
     T: DriverExit,
 {
     let n_engines = world.size() as usize - 1;
-    let roster = welcome_engines(&ctrl, n_engines, &registry);
-    let link = Link::Mpi(MpiLink::new(ctrl, factory));
-    let (client, outcome) = match roster {
-        Ok(Roster { engines, nodes }) => {
-            let client = Client::new(Core::new(engines, nodes, registry, link));
-            let outcome = drive(&client, driver);
-            (client, outcome)
-        }
+    let roster = welcome_engines(&comms, n_engines, &registry);
+    let Comms {
+        ctrl,
+        factory,
+        all,
+        node,
+    } = comms;
+    let Roster { engines, nodes } = match roster {
+        Ok(roster) => roster,
         Err(e) => {
-            let placeholder = (0..n_engines)
-                .map(|id| EngineInfo {
-                    id,
-                    pid: 0,
-                    host: String::new(),
-                    node: 0,
-                })
-                .collect();
-            let client = Client::new(Core::new(placeholder, Vec::new(), registry, link));
-            (client, Outcome::failure(e.exit_code(), e.to_string()))
+            // The engines were told to exit with the same status.
+            let outcome = Outcome::failure(e.exit_code(), e.to_string());
+            report(&outcome);
+            return outcome.code;
         }
     };
+    let link = Link::Mpi(MpiLink::new(ctrl, factory, all));
+    let client = Client::new(Hub::new(engines, nodes, registry, link, node.ranks));
+    let outcome = drive(&client, driver);
     report(&outcome);
     finish(&client, outcome.code, world)
 }
@@ -90,13 +84,8 @@ where
 /// Stops the engines and returns the exit status; aborts the job if they do not stop in time
 /// after a failure.
 fn finish(client: &Client, code: u8, world: &SimpleCommunicator) -> u8 {
-    let grace = (code != 0).then(|| {
-        std::env::var("MPIVIEW_SHUTDOWN_GRACE_S")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .map_or(DEFAULT_GRACE, Duration::from_secs_f64)
-    });
-    match client.core.shutdown(code, grace) {
+    let grace = (code != 0).then(|| settings::get().shutdown_grace);
+    match client.hub.shutdown(code, grace) {
         Ok(true) => code,
         Ok(false) => {
             eprintln!(

@@ -2,22 +2,33 @@
 
 use mpi::topology::{Communicator, SimpleCommunicator};
 
-use super::startup::greet;
-use crate::engine::server::serve;
+use super::startup::{Comms, greet};
+use crate::engine::server::{Setup, serve};
 use crate::engine::state::EngineState;
 use crate::registry::Registry;
 
 /// An engine rank of an MPI run; returns the exit status the controller sent.
-pub(super) fn run_engine(
-    world: &SimpleCommunicator,
-    ctrl: SimpleCommunicator,
-    factory: SimpleCommunicator,
-    registry: &Registry,
-) -> u8 {
-    greet(&ctrl, registry);
+pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Registry) -> u8 {
+    let shared = match greet(&comms, registry) {
+        Ok(shared) => shared,
+        Err(status) => return status,
+    };
     let id = world.rank() as usize - 1;
-    let state = EngineState::new(id, world.size() as usize - 1);
-    match serve(&ctrl, &factory, registry, state) {
+    let state = EngineState::new(id, world.size() as usize - 1, shared.buffer_pool_bytes);
+    let Comms {
+        ctrl,
+        factory,
+        all,
+        node,
+    } = comms;
+    let setup = Setup {
+        ctrl: &ctrl,
+        factory: &factory,
+        all,
+        node: &node,
+        world_rank: world.rank(),
+    };
+    match serve(setup, registry, state) {
         Ok(status) => status,
         Err(e) => {
             eprintln!("error: engine {id}: {e}; aborting the job");

@@ -45,18 +45,32 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Initialises MPI (thread level `Funneled`: mpiview calls MPI from the main thread only)
-    /// and returns this rank's handle.
+    /// Initialises MPI (thread level `Funneled`: mpiview calls MPI from the thread that calls
+    /// `init` and [`run`](Self::run) only) and returns this rank's handle.
     ///
-    /// **Every rank** must call it, once, at the start of `main` (before the program starts
-    /// threads: it blocks `SIGURG`, the doorbell by which ranks of a node wake each other,
-    /// in this thread and those started after it; `MPIVIEW_DOORBELL=0` leaves signals alone).
-    /// Errors if MPI was already initialised in this process.
+    /// **Every rank** must call it, once, at the start of `main`. It blocks `SIGURG`, the
+    /// doorbell by which ranks of a node wake each other, in this thread and the threads started
+    /// after it (MPI's own among them); `MPIVIEW_DOORBELL=0` leaves signals alone. It reads every
+    /// `MPIVIEW_*` setting; a bad one makes [`run`](Self::run) end the job with exit code 2.
+    ///
+    /// Errors if MPI was already initialised in this process, or cannot give the thread level
+    /// `Funneled` (every thread may exist, but only this one calls MPI).
     pub fn init() -> Result<Cluster> {
         startup::leave_yielding_to_mpiview();
-        crate::comm::doorbell::block_bell();
-        let (universe, _level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+        // Read before MPI starts its threads: they must inherit the blocked signal. The strict
+        // reading (with its error) is the controller's, in `run`.
+        if crate::settings::get().shared.doorbell {
+            crate::comm::doorbell::block_bell();
+        }
+        let (universe, level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
             .ok_or_else(|| Error::Runtime("MPI is already initialised in this process".into()))?;
+        if level < mpi::Threading::Funneled {
+            return Err(Error::Runtime(format!(
+                "MPI gives the thread level {level:?}, and mpiview needs at least Funneled \
+                 (its runtime's threads exist beside the one that calls MPI); use an MPI built \
+                 with thread support"
+            )));
+        }
         let world = universe.world();
         Ok(Cluster {
             registry: Registry::default(),
@@ -149,18 +163,18 @@ impl Cluster {
             _universe,
         } = self;
         let registry = Rc::new(registry);
+        // This thread waits in mpiview from now on: it is the one the doorbell rings.
+        if crate::settings::get().shared.doorbell {
+            crate::comm::doorbell::block_bell();
+        }
         let code = if world.size() == 1 {
             controller::run_local(registry, driver)
         } else {
-            // Control messages and communicator creation get communicators of their own:
-            // MPI_Comm_create_group talks point-to-point on its parent with the tag it is given,
-            // which must never meet the control receives that are always posted.
-            let ctrl = startup::duplicate(&world);
-            let factory = startup::duplicate(&world);
+            let comms = startup::communicators(&world);
             if world.rank() == ROOT {
-                controller::run_controller(&world, ctrl, factory, registry, driver)
+                controller::run_controller(&world, comms, registry, driver)
             } else {
-                engine::run_engine(&world, ctrl, factory, &registry)
+                engine::run_engine(&world, comms, &registry)
             }
         };
         drop(world);

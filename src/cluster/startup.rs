@@ -1,22 +1,26 @@
-//! Start-up: communicators, the greeting every engine sends, node discovery, and how waits poll.
+//! Start-up: communicators, which ranks share a node, the greeting every engine sends, and the
+//! settings the controller sends back.
 //!
-//! Everything here is nonblocking and waited for with backoff. (With more ranks than cores and
-//! Open MPI's own yielding turned off, blocking collectives at start-up cost 50–90 ms on 2 cores;
-//! see [`leave_yielding_to_mpiview`].)
+//! Waits here are nonblocking calls waited for with backoff (with more ranks than cores and Open
+//! MPI's own yielding turned off, blocking collectives at start-up cost 50–90 ms on 2 cores; see
+//! [`leave_yielding_to_mpiview`]). The one blocking call is `MPI_Comm_split_type`, which has no
+//! nonblocking form.
 
-use mpi::ffi;
-use mpi::raw::{AsRaw, FromRaw};
-use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::raw::AsRaw;
+use mpi::topology::SimpleCommunicator;
+use serde::{Deserialize, Serialize};
 
-use crate::client::nodes::{EngineInfo, Node, group_by_key, parse_override};
 use crate::comm::collective::ROOT;
-use crate::comm::doorbell;
+use crate::comm::node::{self, NodeInfo};
 use crate::comm::p2p::{Mailbox, Outbox, RawComm, any_source};
 use crate::comm::poll::{self, Backoff};
-use crate::comm::request::{Pending, request_null};
+use crate::comm::view_comms::{ViewComms, duplicates};
+use crate::comm::{doorbell, p2p};
 use crate::error::{Error, Result};
-use crate::protocol::{Hello, TAG_HELLO, Welcome, decode};
+use crate::nodes::{EngineInfo, Node, group_by_key, parse_override};
+use crate::protocol::{TAG_HELLO, decode};
 use crate::registry::Registry;
+use crate::settings::{self, Shared};
 
 /// When a node holds more ranks than CPUs, Open MPI makes every progress call give up the core
 /// (`mpi_yield_when_idle`). mpiview's waits already yield between their tests, and the two
@@ -24,7 +28,8 @@ use crate::registry::Registry;
 /// took 13–18 µs that way and 6–7 µs with mpiview yielding alone. So, unless the user chose
 /// (`OMPI_MCA_mpi_yield_when_idle` set), Open MPI's yielding is turned off for an oversubscribed
 /// launch, before `MPI_Init` reads it. Blocking MPI calls a user makes directly then spin; set
-/// `OMPI_MCA_mpi_yield_when_idle=1` to get Open MPI's behaviour back.
+/// `OMPI_MCA_mpi_yield_when_idle=1` to get Open MPI's behaviour back. (Open MPI only: other MPIs
+/// ignore the variable.)
 pub(super) fn leave_yielding_to_mpiview() {
     const VAR: &str = "OMPI_MCA_mpi_yield_when_idle";
     if std::env::var_os(VAR).is_some() {
@@ -52,17 +57,31 @@ fn local_ranks() -> Option<usize> {
     })
 }
 
-/// A duplicate of `comm` (collective over it; nonblocking `MPI_Comm_idup`, waited for with
-/// backoff).
-pub(super) fn duplicate(comm: &SimpleCommunicator) -> SimpleCommunicator {
-    let mut new = std::mem::MaybeUninit::<ffi::MPI_Comm>::uninit();
-    let mut raw = request_null();
-    // SAFETY: MPI_Comm_idup writes the new handle when the request completes; we wait for that
-    // before reading it, and `comm` outlives the call.
-    unsafe {
-        ffi::MPI_Comm_idup(comm.as_raw(), new.as_mut_ptr(), &mut raw);
-        Pending::new(raw, false).wait(&mut || {});
-        SimpleCommunicator::from_raw(new.assume_init())
+/// The communicators every rank starts with.
+pub(super) struct Comms {
+    /// The direct channel: control messages point-to-point.
+    pub ctrl: SimpleCommunicator,
+    /// The parent of view communicators (`MPI_Comm_create_group` talks on its parent with the
+    /// tag it is given, which must never meet the control receives always posted on `ctrl`).
+    pub factory: SimpleCommunicator,
+    /// The all-engines view.
+    pub all: ViewComms,
+    /// Which ranks share this node.
+    pub node: NodeInfo,
+}
+
+/// Makes the start-up communicators (collective over `world`).
+pub(super) fn communicators(world: &SimpleCommunicator) -> Comms {
+    let node = node::discover(world);
+    let mut dups = duplicates(world, 2).into_iter();
+    let ctrl = dups.next().expect("two duplicates");
+    let factory = dups.next().expect("two duplicates");
+    let all = ViewComms::duplicate(world);
+    Comms {
+        ctrl,
+        factory,
+        all,
+        node,
     }
 }
 
@@ -70,16 +89,54 @@ pub(super) fn host_name() -> String {
     mpi::environment::processor_name().unwrap_or_else(|_| "localhost".into())
 }
 
-/// Engine side: greets the controller and waits for its welcome; sets how waits poll.
-pub(super) fn greet(ctrl: &SimpleCommunicator, registry: &Registry) {
-    let raw = RawComm(ctrl.as_raw());
+/// What an engine tells the controller at start-up (on `TAG_HELLO`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Hello {
+    /// `MPI_Get_processor_name`.
+    host: String,
+    pid: u32,
+    /// The lowest world rank on this engine's node (`MPI_COMM_TYPE_SHARED`).
+    node_leader: i32,
+    /// The CPUs this rank may run on (a 1024-bit mask).
+    cpus: Vec<u64>,
+    /// Fingerprint of the remote-function table.
+    registry: u64,
+}
+
+/// The controller's answer to a `Hello` (on `TAG_HELLO`).
+#[derive(Debug, Serialize, Deserialize)]
+enum Welcome {
+    /// Serve, with these settings.
+    Serve {
+        shared: Shared,
+        /// The engine's node holds more ranks than CPUs: waits yield the core.
+        oversubscribed: bool,
+    },
+    /// Do not serve: exit with this status (bad settings, mismatched functions).
+    Exit { status: u8 },
+}
+
+/// Applies the settings every rank shares; turns doorbells on among this node's ranks.
+fn configure(shared: &Shared, oversubscribed: bool, node: &NodeInfo, covered: bool) {
+    poll::configure(&shared.polling, oversubscribed);
+    poll::configure_transfers(shared.transfer_spin);
+    p2p::set_max_count(shared.max_message_elements);
+    if shared.doorbell {
+        doorbell::enable(node.bells.clone(), covered, poll::config().spin);
+    }
+}
+
+/// Engine side: greets the controller and waits for its welcome; applies the settings it sends.
+/// `Err(status)`: the controller refused to start (it has said why); exit with `status`.
+pub(super) fn greet(comms: &Comms, registry: &Registry) -> std::result::Result<Shared, u8> {
+    let raw = RawComm(comms.ctrl.as_raw());
     let mut welcome = Mailbox::post(raw, ROOT, TAG_HELLO);
     let hello = Hello {
-        pid: std::process::id(),
         host: host_name(),
+        pid: std::process::id(),
+        node_leader: comms.node.leader,
         cpus: crate::sysinfo::affinity_mask().to_vec(),
         registry: registry.fingerprint(),
-        pid_ns: doorbell::pid_namespace(),
     };
     let mut outbox = Outbox::new(raw);
     outbox.send_bytes(
@@ -95,15 +152,20 @@ pub(super) fn greet(ctrl: &SimpleCommunicator, registry: &Registry) {
         }
         backoff.pause();
     };
-    outbox.flush(&mut || {});
-    let welcome: Welcome = decode(&bytes).expect("the controller sends a well-formed welcome");
-    poll::configure(welcome.oversubscribed);
-    // Engines send each other no control messages: the controller (rank 0) is the only peer.
-    doorbell::enable(
-        &[welcome.controller_pid],
-        ctrl.rank() as usize,
-        poll::config().spin,
-    );
+    outbox.flush();
+    match decode(&bytes).expect("the controller sends a well-formed welcome") {
+        Welcome::Exit { status } => Err(status),
+        Welcome::Serve {
+            shared,
+            oversubscribed,
+        } => {
+            // Only the controller sends this engine control messages: a ring from it (when it
+            // shares this node) covers every wait.
+            let covered = comms.node.bells[ROOT as usize].is_some();
+            configure(&shared, oversubscribed, &comms.node, covered);
+            Ok(shared)
+        }
+    }
 }
 
 /// What the controller learns at start-up.
@@ -112,39 +174,48 @@ pub(super) struct Roster {
     pub nodes: Vec<Node>,
 }
 
-/// Controller side: receives every engine's greeting, sets how waits poll on each node, and
-/// checks that every rank registered the same functions.
+/// Controller side: receives every engine's greeting, checks the settings and that every rank
+/// registered the same functions, and welcomes the engines with the shared settings (or tells
+/// them to exit). `Err` (already sent to the engines as an exit status): the job must end with
+/// that error.
 pub(super) fn welcome_engines(
-    ctrl: &SimpleCommunicator,
+    comms: &Comms,
     n_engines: usize,
     registry: &Registry,
 ) -> Result<Roster> {
-    let raw = RawComm(ctrl.as_raw());
+    let raw = RawComm(comms.ctrl.as_raw());
     let hellos = receive_hellos(raw, n_engines);
-    let my_host = host_name();
+    let settings = settings::get();
+    let verdict = match settings::error() {
+        Some(e) => Err(Error::Usage(e.to_string())),
+        None => check_registries(registry, &hellos).and_then(|()| discover_nodes(&hellos)),
+    };
     let my_cpus = crate::sysinfo::affinity_mask();
-    let my_ns = doorbell::pid_namespace();
-    // By rank of `ctrl`: the engines this rank can ring (and that can ring it).
-    let bells: Vec<Option<u32>> = std::iter::once(None)
-        .chain(
-            hellos
-                .iter()
-                .map(|h| (h.host == my_host && my_ns != 0 && h.pid_ns == my_ns).then_some(h.pid)),
-        )
-        .collect();
+    let shared = &settings.shared;
     let mut outbox = Outbox::new(raw);
     for (engine, hello) in hellos.iter().enumerate() {
-        let welcome = Welcome {
-            oversubscribed: oversubscribed(&hello.host, &hellos, &my_host, &my_cpus),
-            controller_pid: bells[engine + 1].map(|_| std::process::id()),
+        let welcome = match &verdict {
+            Ok(_) => Welcome::Serve {
+                shared: shared.clone(),
+                oversubscribed: oversubscribed(hello.node_leader, &hellos, &my_cpus),
+            },
+            Err(e) => Welcome::Exit {
+                status: e.exit_code(),
+            },
         };
         outbox.send_bytes(engine as i32 + 1, TAG_HELLO, postcard::to_stdvec(&welcome)?);
     }
-    outbox.flush(&mut || {});
-    poll::configure(oversubscribed(&my_host, &hellos, &my_host, &my_cpus));
-    doorbell::enable(&bells, ROOT as usize, poll::config().spin);
-    check_registries(registry, &hellos)?;
-    discover_nodes(&hellos)
+    outbox.flush();
+    // The controller hears from every engine: a ring covers its waits when all share its node.
+    let node = &comms.node;
+    let covered = (1..=n_engines as i32).all(|r| node.bells[r as usize].is_some());
+    configure(
+        shared,
+        oversubscribed(ROOT, &hellos, &my_cpus),
+        node,
+        covered,
+    );
+    verdict
 }
 
 fn receive_hellos(raw: RawComm, n: usize) -> Vec<Hello> {
@@ -168,18 +239,19 @@ fn receive_hellos(raw: RawComm, n: usize) -> Vec<Hello> {
         .collect()
 }
 
-/// Whether `host` holds more ranks (engines there, and the controller if it is there) than the
-/// CPUs those ranks may use together.
-fn oversubscribed(host: &str, hellos: &[Hello], my_host: &str, my_cpus: &[u64; 16]) -> bool {
+/// Whether the node of `leader` holds more ranks (engines there, and the controller if it is
+/// there) than the CPUs those ranks may use together.
+fn oversubscribed(leader: i32, hellos: &[Hello], my_cpus: &[u64; 16]) -> bool {
     let mut cpus = [0u64; 16];
     let mut ranks = 0usize;
-    for h in hellos.iter().filter(|h| h.host == host) {
+    for h in hellos.iter().filter(|h| h.node_leader == leader) {
         ranks += 1;
         for (c, w) in cpus.iter_mut().zip(&h.cpus) {
             *c |= w;
         }
     }
-    if host == my_host {
+    // The controller is world rank 0, so it leads its node.
+    if leader == ROOT {
         ranks += 1;
         for (c, w) in cpus.iter_mut().zip(my_cpus) {
             *c |= w;
@@ -208,16 +280,17 @@ fn check_registries(registry: &Registry, hellos: &[Hello]) -> Result<()> {
     }
 }
 
-/// Nodes from the processor names, or from the `MPIVIEW_NODES` override.
+/// Nodes from MPI's shared-memory domains, or from the `MPIVIEW_NODES` override; each node is
+/// named after the host of its first engine.
 fn discover_nodes(hellos: &[Hello]) -> Result<Roster> {
-    let (node_of, nodes) = match std::env::var("MPIVIEW_NODES") {
-        Ok(spec) => {
-            let keys = parse_override(&spec, hellos.len())?;
+    let (node_of, nodes) = match &settings::get().nodes {
+        Some(spec) => {
+            let keys = parse_override(spec, hellos.len())?;
             group_by_key(&keys, |k, _| format!("node{k}"))
         }
-        Err(_) => {
-            let keys: Vec<&str> = hellos.iter().map(|h| h.host.as_str()).collect();
-            group_by_key(&keys, |host, _| host.to_string())
+        None => {
+            let keys: Vec<i32> = hellos.iter().map(|h| h.node_leader).collect();
+            group_by_key(&keys, |_, engine| hellos[engine].host.clone())
         }
     };
     let engines = hellos
@@ -237,13 +310,13 @@ fn discover_nodes(hellos: &[Hello]) -> Result<Roster> {
 mod tests {
     use super::*;
 
-    fn hello(host: &str, cpus: u64) -> Hello {
+    fn hello(leader: i32, host: &str, cpus: u64) -> Hello {
         Hello {
-            pid: 1,
             host: host.into(),
+            pid: 1,
+            node_leader: leader,
             cpus: vec![cpus],
             registry: 0,
-            pid_ns: 1,
         }
     }
 
@@ -252,24 +325,31 @@ mod tests {
         let mut mine = [0u64; 16];
         mine[0] = 0b11;
         // Two engines and the controller on two CPUs.
-        let hellos = [hello("a", 0b11), hello("a", 0b11)];
-        assert!(oversubscribed("a", &hellos, "a", &mine));
-        // Each rank bound to its own CPU of four.
+        let hellos = [hello(0, "a", 0b11), hello(0, "a", 0b11)];
+        assert!(oversubscribed(0, &hellos, &mine));
+        // Each rank bound to its own CPU of four; one engine on another node.
         mine[0] = 0b0001;
-        let hellos = [hello("a", 0b0010), hello("a", 0b0100), hello("b", 0b1)];
-        assert!(!oversubscribed("a", &hellos, "a", &mine));
-        assert!(!oversubscribed("b", &hellos, "a", &mine));
-        let hellos = [hello("b", 0b1), hello("b", 0b1)];
-        assert!(oversubscribed("b", &hellos, "a", &mine));
+        let hellos = [
+            hello(0, "a", 0b0010),
+            hello(0, "a", 0b0100),
+            hello(3, "b", 0b1),
+        ];
+        assert!(!oversubscribed(0, &hellos, &mine));
+        assert!(!oversubscribed(3, &hellos, &mine));
+        let hellos = [hello(1, "b", 0b1), hello(1, "b", 0b1)];
+        assert!(oversubscribed(1, &hellos, &mine));
     }
 
     #[test]
-    fn nodes_group_by_host() {
-        let hellos = [hello("x", 1), hello("y", 1), hello("x", 1)];
+    fn nodes_group_by_shared_memory_domain_not_by_name() {
+        // Engines 0 and 2 share a node; engine 1 is elsewhere although its host has the same
+        // name.
+        let hellos = [hello(0, "x", 1), hello(2, "x", 1), hello(0, "x", 1)];
         let roster = discover_nodes(&hellos).unwrap();
         assert_eq!(roster.nodes.len(), 2);
         assert_eq!(roster.nodes[0].engines, vec![0, 2]);
-        assert_eq!(roster.nodes[1].name, "y");
+        assert_eq!(roster.nodes[1].engines, vec![1]);
+        assert_eq!(roster.nodes[1].name, "x");
         assert_eq!(roster.engines[2].node, 0);
     }
 }

@@ -13,7 +13,7 @@ use mpi::ffi;
 use mpi::raw::AsRaw;
 
 use super::p2p::{RawComm, max_count, pieces, recv_slice, send_slice};
-use super::request::{Pending, request_null, wait_all};
+use super::request::{Idle, Pending, request_null, wait_all};
 use crate::protocol::TAG_DATA;
 
 /// The controller's rank in every view communicator.
@@ -24,7 +24,7 @@ fn to_int(n: usize) -> i32 {
 }
 
 /// Broadcasts `data` from the root (controller side).
-pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut dyn FnMut()) {
+pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut Idle<'_>) {
     let datatype = T::equivalent_datatype();
     for piece in pieces(data.len()) {
         let chunk = &data[piece];
@@ -40,7 +40,7 @@ pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut d
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait(idle);
+            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(chunk), idle);
         }
     }
 }
@@ -61,7 +61,7 @@ pub(crate) fn bcast_recv<T: Equivalence>(comm: RawComm, buf: &mut [T]) {
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait(&mut || {});
+            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(chunk), &mut || true);
         }
     }
 }
@@ -77,7 +77,7 @@ pub(crate) fn scatterv_root<T: Equivalence>(
     comm: RawComm,
     data: &[T],
     counts: &[usize],
-    idle: &mut dyn FnMut(),
+    idle: &mut Idle<'_>,
 ) {
     debug_assert_eq!(counts.iter().sum::<usize>(), data.len());
     if fits_one_collective(data.len()) {
@@ -99,7 +99,7 @@ pub(crate) fn scatterv_root<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait(idle);
+            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(data), idle);
         }
     } else {
         let mut sends = Vec::new();
@@ -111,7 +111,7 @@ pub(crate) fn scatterv_root<T: Equivalence>(
                 sends.push(isend(comm, to_int(i + 1), &part[piece]));
             }
         }
-        wait_all(&mut sends, idle);
+        wait_all(&mut sends, std::mem::size_of_val(data), idle);
     }
 }
 
@@ -135,10 +135,10 @@ pub(crate) fn scatterv_recv<T: Equivalence>(comm: RawComm, buf: &mut [T], total:
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, true).wait(&mut || {});
+            Pending::new(raw, true).wait_transfer(std::mem::size_of_val(buf), &mut || true);
         }
     } else {
-        recv_slice(comm, ROOT, TAG_DATA, buf, &mut || {});
+        recv_slice(comm, ROOT, TAG_DATA, buf, &mut || true);
     }
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn gatherv_root<T: Equivalence>(
     comm: RawComm,
     buf: &mut [T],
     counts: &[usize],
-    idle: &mut dyn FnMut(),
+    idle: &mut Idle<'_>,
 ) {
     debug_assert_eq!(counts.iter().sum::<usize>(), buf.len());
     if fits_one_collective(buf.len()) {
@@ -168,7 +168,7 @@ pub(crate) fn gatherv_root<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, true).wait(idle);
+            Pending::new(raw, true).wait_transfer(std::mem::size_of_val(buf), idle);
         }
     } else {
         let mut recvs = Vec::new();
@@ -183,7 +183,8 @@ pub(crate) fn gatherv_root<T: Equivalence>(
                 recvs.push(irecv(comm, to_int(i + 1), chunk));
             }
         }
-        wait_all(&mut recvs, idle);
+        let bytes = std::mem::size_of_val(buf);
+        wait_all(&mut recvs, bytes, idle);
     }
 }
 
@@ -207,10 +208,10 @@ pub(crate) fn gatherv_send<T: Equivalence>(comm: RawComm, data: &[T], total: usi
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait(&mut || {});
+            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(data), &mut || true);
         }
     } else {
-        send_slice(comm, ROOT, TAG_DATA, data, &mut || {});
+        send_slice(comm, ROOT, TAG_DATA, data, &mut || true);
     }
 }
 

@@ -5,13 +5,20 @@
 //! a wait and up to 2 ms in a long one, so the first request to an engine that had been idle,
 //! and the reply that ends a long computation, each arrived up to a sleep late.
 //!
-//! A doorbell ends that sleep. Every rank blocks `SIGURG` for the whole process (before
-//! `MPI_Init`, so that the threads MPI starts inherit the mask) and sleeps in `sigtimedwait`
-//! instead of `nanosleep`. After posting a control message to a rank on the same node (same host
-//! and the same PID namespace), the sender sends `SIGURG` to that rank's process. A signal that
-//! comes while the receiver is awake stays pending and ends its next sleep at once, so no wake-up
-//! is lost; a spurious one costs one extra test. The bell carries nothing: the message itself
-//! travels through MPI as before, and ranks on other nodes keep the timed sleeps.
+//! A doorbell ends that sleep. Every rank blocks `SIGURG` in the thread that runs mpiview
+//! (before `MPI_Init`, so that the threads MPI starts inherit the mask) and sleeps in
+//! `sigtimedwait` instead of `nanosleep`. After posting a control message to a rank on the same
+//! node, the sender sends `SIGURG` to the thread of that rank that waits (`tgkill`: no other
+//! thread of the process can take it, whatever its signal mask). A signal that comes while the
+//! receiver is awake stays pending and ends its next sleep at once, so no wake-up is lost; a
+//! spurious one costs one extra test. The bell carries nothing: the message itself travels
+//! through MPI, and ranks on other nodes keep the timed sleeps.
+//!
+//! **Which ranks share a node** is MPI's answer (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`, see
+//! [`node`](super::node)), not the host name or the PID namespace: two hosts may have the same
+//! name, and several test nodes on one machine share one kernel. A rank is only ever rung by a
+//! member of its own shared-memory communicator, with the process and thread id that member
+//! reported there.
 //!
 //! `SIGURG` because its default action is to be ignored: a ring can never kill a process, even
 //! a wrong one. A ring is skipped when the previous message to the same rank went out less than
@@ -26,11 +33,6 @@ use std::time::{Duration, Instant};
 
 /// The signal that rings.
 const BELL: libc::c_int = libc::SIGURG;
-
-/// Whether doorbells are wanted (`MPIVIEW_DOORBELL`, default on).
-fn wanted() -> bool {
-    std::env::var("MPIVIEW_DOORBELL").map_or(true, |v| v.trim() != "0")
-}
 
 /// The set holding only [`BELL`].
 fn bell_set() -> libc::sigset_t {
@@ -47,53 +49,63 @@ static BLOCKED: AtomicBool = AtomicBool::new(false);
 
 /// Blocks the bell signal in the calling thread, and so in every thread it starts afterwards.
 /// Called at the start of [`Cluster::init`](crate::Cluster::init), before `MPI_Init` starts
-/// MPI's threads.
+/// MPI's threads, and again by the thread that runs [`Cluster::run`](crate::Cluster::run).
 pub(crate) fn block_bell() {
-    if !wanted() {
-        return;
-    }
     let set = bell_set();
     // SAFETY: adds one signal to this thread's mask; the old mask is not needed.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     BLOCKED.store(rc == 0, Ordering::Relaxed);
 }
 
-/// Who to ring: the process of each rank of the control communicator that shares this node, and
-/// when each was last sent a message.
+/// Where to ring one rank: its process, and the thread of it that waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Bell {
+    pub pid: i32,
+    pub tid: i32,
+}
+
+/// This rank's bell: the calling thread of this process, if it can be rung (the bell signal is
+/// blocked in it).
+pub(crate) fn my_bell() -> Option<Bell> {
+    BLOCKED.load(Ordering::Relaxed).then(|| Bell {
+        pid: std::process::id() as i32,
+        // SAFETY: gettid has no preconditions.
+        tid: unsafe { libc::gettid() },
+    })
+}
+
+/// Who to ring: the waiting thread of each world rank that shares this node, and when each was
+/// last sent a message.
 struct Peers {
-    /// By rank; 0 = not on this node (never rung).
-    pids: Vec<libc::pid_t>,
-    /// By rank: nanoseconds after `epoch` of the last message sent to it.
+    /// By world rank; `None` = not on this node (never rung).
+    bells: Vec<Option<Bell>>,
+    /// By world rank: nanoseconds after `epoch` of the last message sent to it.
     last_sent: Vec<AtomicU64>,
     epoch: Instant,
     /// Messages closer together than this are not rung (half the spin time).
     quiet: Duration,
-    /// Every other rank of the control communicator can be rung (and rings back).
-    all: bool,
+    /// Every rank that sends this one control messages rings it.
+    covered: bool,
 }
 
 static PEERS: OnceLock<Peers> = OnceLock::new();
 
-/// Turns doorbells on once start-up has told this rank who shares its node: `pids[rank]` is the
-/// process id of that rank of the control communicator, or `None` when it is elsewhere (or in
-/// another PID namespace); `me` is this rank, whose entry is ignored. `spin` is how long waits
-/// spin before they sleep.
-pub(crate) fn enable(pids: &[Option<u32>], me: usize, spin: Duration) {
-    if !BLOCKED.load(Ordering::Relaxed) || pids.iter().all(Option::is_none) {
+/// Turns doorbells on once start-up has told this rank who shares its node: `bells[rank]` for
+/// each world rank (`None` when it is on another node or cannot be rung; this rank's own entry
+/// is never used). `covered`: every rank that sends this one control messages can ring it, so
+/// waits for control messages alone may sleep long. `spin` is how long waits spin before they
+/// sleep.
+pub(crate) fn enable(bells: Vec<Option<Bell>>, covered: bool, spin: Duration) {
+    if !BLOCKED.load(Ordering::Relaxed) {
         return;
     }
+    let last_sent = bells.iter().map(|_| AtomicU64::new(0)).collect();
     let _ = PEERS.set(Peers {
-        pids: pids
-            .iter()
-            .map(|p| p.map_or(0, |p| p as libc::pid_t))
-            .collect(),
-        last_sent: pids.iter().map(|_| AtomicU64::new(0)).collect(),
+        bells,
+        last_sent,
         epoch: Instant::now(),
         quiet: spin / 2,
-        all: pids
-            .iter()
-            .enumerate()
-            .all(|(rank, pid)| rank == me || pid.is_some()),
+        covered,
     });
 }
 
@@ -102,32 +114,35 @@ pub(crate) fn enabled() -> bool {
     PEERS.get().is_some()
 }
 
-/// Whether every other rank this one exchanges control messages with rings it: then a wait for
-/// control messages alone can sleep long.
+/// Whether every rank that sends this one control messages rings it: then a wait for control
+/// messages alone can sleep long.
 pub(crate) fn covers_every_peer() -> bool {
-    PEERS.get().is_some_and(|p| p.all)
+    PEERS.get().is_some_and(|p| p.covered)
 }
 
-/// Rings `rank` (of the control communicator) after a control message was posted to it, unless
-/// it is on another node or was sent one a moment ago.
+/// Rings world rank `rank` after a control message was posted to it, unless it is on another
+/// node or was sent one a moment ago.
 pub(crate) fn ring(rank: i32) {
     let Some(peers) = PEERS.get() else { return };
-    let Some(&pid) = peers.pids.get(rank as usize) else {
+    let Some(Some(bell)) = peers.bells.get(rank as usize).copied() else {
         return;
     };
-    if pid == 0 {
-        return;
-    }
     // + 1: 0 stands for "never sent".
     let now = peers.epoch.elapsed().as_nanos() as u64 + 1;
     let before = peers.last_sent[rank as usize].swap(now, Ordering::Relaxed);
     if !due(before, now, peers.quiet.as_nanos() as u64) {
         return;
     }
-    // SAFETY: sends a signal whose default action is to be ignored; an error (the process has
-    // exited) only means nobody is waiting.
+    signal(bell);
+}
+
+/// Sends the bell to one thread.
+fn signal(bell: Bell) {
+    // SAFETY: sends a signal whose default action is to be ignored to one thread of a process on
+    // this node that reported this (pid, tid) as its waiting thread; an error (it has exited)
+    // only means nobody is waiting.
     unsafe {
-        libc::kill(pid, BELL);
+        libc::tgkill(bell.pid, bell.tid, BELL);
     }
 }
 
@@ -135,6 +150,28 @@ pub(crate) fn ring(rank: i32) {
 /// `before` (0: none yet); times in nanoseconds.
 fn due(before: u64, now: u64, quiet: u64) -> bool {
     before == 0 || now.saturating_sub(before) >= quiet
+}
+
+/// The ranks `me` rings after it hears a request broadcast in a view: its children in a
+/// binomial tree over `line`, the controller first, then the view's engines that share the
+/// controller's node, in view order (world ranks). The controller rings about log2(n) engines,
+/// each of them as many, so a view of n sleeping engines wakes in about log2(n) steps. Empty
+/// when `me` is not in `line` (engines on other nodes keep timed sleeps).
+pub(crate) fn wake_children(line: &[i32], me: i32) -> Vec<i32> {
+    let Some(i) = line.iter().position(|&r| r == me) else {
+        return Vec::new();
+    };
+    // The children of i are i + 2^k for every 2^k > i (the parent of j is j without its top bit).
+    let first = if i == 0 {
+        0
+    } else {
+        usize::BITS - i.leading_zeros()
+    };
+    (first..usize::BITS)
+        .map(|k| i + (1usize << k))
+        .take_while(|&c| c < line.len())
+        .map(|c| line[c])
+        .collect()
 }
 
 /// Sleeps for `d`, or until a ring (one that came since the last sleep ends this one at once).
@@ -156,13 +193,6 @@ pub(crate) fn sleep(d: Duration) {
     }
 }
 
-/// This process's PID namespace (the inode of `/proc/self/ns/pid`), 0 when unknown: two ranks
-/// on one host can ring each other only when they see each other's process ids.
-pub(crate) fn pid_namespace() -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,31 +205,86 @@ mod tests {
     }
 
     #[test]
-    fn a_pending_ring_ends_a_sleep_at_once() {
-        // Sleeps end at a ring only once enabled; this process is its own (only) peer.
-        block_bell();
-        assert!(BLOCKED.load(Ordering::Relaxed));
-        enable(
-            &[None, Some(std::process::id())],
-            0,
-            Duration::from_micros(50),
-        );
-        assert!(enabled());
-        assert!(covers_every_peer());
-        // Rung from this thread (a process-directed ring could go to another test thread).
-        // SAFETY: raises a blocked signal in this thread: it stays pending.
-        unsafe { libc::raise(BELL) };
-        let t = Instant::now();
-        sleep(Duration::from_secs(5));
-        assert!(t.elapsed() < Duration::from_secs(1));
-        // The ring was taken: the next sleep lasts.
-        let t = Instant::now();
-        sleep(Duration::from_millis(20));
-        assert!(t.elapsed() >= Duration::from_millis(20));
+    fn wake_trees_reach_everyone_once_in_log_steps() {
+        for n in 1..40usize {
+            let line: Vec<i32> = (0..n as i32).map(|r| r * 3).collect();
+            let mut parent = vec![None; n];
+            for (i, &r) in line.iter().enumerate() {
+                for c in wake_children(&line, r) {
+                    let j = line.iter().position(|&x| x == c).unwrap();
+                    assert!(parent[j].replace(i).is_none(), "{j} rung twice (n = {n})");
+                }
+            }
+            for j in 1..n {
+                // Depth: the number of bits set in j, at most log2(n) + 1.
+                let (mut k, mut depth) = (j, 0);
+                while k != 0 {
+                    k = parent[k].expect("rung");
+                    depth += 1;
+                }
+                assert!(depth <= (usize::BITS - n.leading_zeros()) as usize);
+            }
+            assert!(parent[0].is_none());
+        }
+        assert!(wake_children(&[0, 5], 9).is_empty());
+        assert_eq!(wake_children(&[0, 5, 6, 7], 0), vec![5, 6]);
+        assert_eq!(wake_children(&[0, 5, 6, 7], 5), vec![7]);
     }
 
     #[test]
-    fn the_namespace_is_known_on_linux() {
-        assert_ne!(pid_namespace(), 0);
+    fn a_ring_reaches_the_waiting_thread_whatever_other_threads_do() {
+        // Other threads that do not block the bell: a process-directed signal could go to one
+        // of them and be dropped (its action is to be ignored). A thread-directed one cannot.
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let others: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            block_bell();
+            enable(vec![None, my_bell()], true, Duration::from_micros(50));
+            tx.send(my_bell().expect("blocked")).unwrap();
+            let t = Instant::now();
+            sleep(Duration::from_secs(10));
+            t.elapsed()
+        });
+        let bell = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        signal(bell);
+        let slept = sleeper.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for t in others {
+            t.join().unwrap();
+        }
+        assert!(
+            slept < Duration::from_secs(5),
+            "the ring was lost: slept {slept:?}"
+        );
+    }
+
+    #[test]
+    fn a_pending_ring_ends_the_next_sleep_at_once() {
+        std::thread::spawn(|| {
+            block_bell();
+            enable(vec![my_bell()], true, Duration::from_micros(50));
+            // Rung before it sleeps: the signal stays pending (blocked) and ends the sleep.
+            signal(my_bell().unwrap());
+            let t = Instant::now();
+            sleep(Duration::from_secs(5));
+            assert!(t.elapsed() < Duration::from_secs(1));
+            // The ring was taken: the next sleep lasts.
+            let t = Instant::now();
+            sleep(Duration::from_millis(20));
+            assert!(t.elapsed() >= Duration::from_millis(20));
+        })
+        .join()
+        .unwrap();
     }
 }

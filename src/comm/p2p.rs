@@ -7,7 +7,7 @@ use mpi::ffi;
 use mpi::raw::AsRaw;
 use serde::Serialize;
 
-use super::request::{Pending, status_bytes, status_source};
+use super::request::{Idle, Pending, status_bytes, status_source};
 use crate::error::Result;
 use crate::protocol::{INLINE_MAX, TAG_BULK, TAG_MSG, frame};
 
@@ -21,18 +21,20 @@ pub(crate) fn any_source() -> i32 {
     unsafe { ffi::RSMPI_ANY_SOURCE }
 }
 
+static MAX_COUNT: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(i32::MAX as usize);
+
 /// Most elements one MPI call may carry (counts are C `int`). Larger transfers are split.
-/// `MPIVIEW_MAX_MESSAGE_ELEMENTS` lowers it, so that tests can exercise the splitting on small
-/// arrays.
+/// `MPIVIEW_MAX_MESSAGE_ELEMENTS` lowers it (the controller's value, sent to every rank), so
+/// that tests can exercise the splitting on small arrays.
 pub(crate) fn max_count() -> usize {
-    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("MPIVIEW_MAX_MESSAGE_ELEMENTS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&n| n >= 1)
-            .map_or(i32::MAX as usize, |n| n.min(i32::MAX as usize))
-    })
+    MAX_COUNT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets [`max_count`] (at start-up, to the controller's value).
+pub(crate) fn set_max_count(n: u64) {
+    let n = n.clamp(1, i32::MAX as u64) as usize;
+    MAX_COUNT.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A receive kept posted for control messages of at most `INLINE_MAX` bytes.
@@ -88,7 +90,8 @@ fn post_recv(comm: RawComm, source: i32, tag: i32, buf: &mut [u8]) -> Pending {
     }
 }
 
-/// Sends that complete in the background; each keeps its buffer until MPI is done with it.
+/// Operations that complete in the background (sends, and this rank's part of broadcasts and
+/// gathers it started); each keeps its buffer until MPI is done with it.
 pub(crate) struct Outbox {
     comm: RawComm,
     // (Pending, buffer): tuple fields drop in order, so the request completes first.
@@ -100,6 +103,14 @@ impl Outbox {
         Outbox {
             comm,
             sends: Vec::new(),
+        }
+    }
+
+    /// Keeps `buffer` until `pending`, an operation that reads or writes it, has completed.
+    pub(crate) fn keep(&mut self, pending: Pending, buffer: Vec<u8>) {
+        self.sends.push((pending, buffer));
+        if self.sends.len() > 64 {
+            self.progress();
         }
     }
 
@@ -120,10 +131,7 @@ impl Outbox {
             );
             Pending::new(raw, false)
         };
-        self.sends.push((pending, bytes));
-        if self.sends.len() > 64 {
-            self.progress();
-        }
+        self.keep(pending, bytes);
     }
 
     /// Encodes and sends a control message (inline, or a marker plus its body as one bulk
@@ -157,22 +165,21 @@ impl Outbox {
         self.sends.retain_mut(|(p, _)| p.test().is_none());
     }
 
-    /// Waits until every send has finished, calling `idle` between tests.
-    pub(crate) fn flush(&mut self, idle: &mut dyn FnMut()) {
+    /// Waits until every send has finished.
+    pub(crate) fn flush(&mut self) {
         let mut backoff = super::poll::Backoff::new();
         loop {
             self.progress();
             if self.sends.is_empty() {
                 return;
             }
-            idle();
             backoff.pause();
         }
     }
 }
 
 /// Receives the bulk body of a control message (`len` bytes, one message) from `source`.
-pub(crate) fn recv_bulk(comm: RawComm, source: i32, len: usize, idle: &mut dyn FnMut()) -> Vec<u8> {
+pub(crate) fn recv_bulk(comm: RawComm, source: i32, len: usize, idle: &mut Idle<'_>) -> Vec<u8> {
     let mut body = vec![0u8; len];
     let mut raw = super::request::request_null();
     // SAFETY: `body` outlives the request, which completes before this returns.
@@ -186,7 +193,7 @@ pub(crate) fn recv_bulk(comm: RawComm, source: i32, len: usize, idle: &mut dyn F
             comm.0,
             &mut raw,
         );
-        Pending::new(raw, true).wait(idle);
+        Pending::new(raw, true).wait_transfer(len, idle);
     }
     body
 }
@@ -198,7 +205,7 @@ pub(crate) fn send_slice<T: Equivalence>(
     dest: i32,
     tag: i32,
     data: &[T],
-    idle: &mut dyn FnMut(),
+    idle: &mut Idle<'_>,
 ) {
     let datatype = T::equivalent_datatype();
     for piece in pieces(data.len()) {
@@ -216,7 +223,7 @@ pub(crate) fn send_slice<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait(idle);
+            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(chunk), idle);
         }
     }
 }
@@ -228,7 +235,7 @@ pub(crate) fn recv_slice<T: Equivalence>(
     source: i32,
     tag: i32,
     buf: &mut [T],
-    idle: &mut dyn FnMut(),
+    idle: &mut Idle<'_>,
 ) {
     let datatype = T::equivalent_datatype();
     for piece in pieces(buf.len()) {
@@ -245,7 +252,7 @@ pub(crate) fn recv_slice<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, true).wait(idle);
+            Pending::new(raw, true).wait_transfer(std::mem::size_of_val(chunk), idle);
         }
     }
 }

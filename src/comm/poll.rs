@@ -13,14 +13,9 @@
 //! a waiting rank gives way to a rank that has work, the way Open MPI's `mpi_yield_when_idle`
 //! does.
 //!
-//! Settings come from the environment (read once, at start-up):
-//!
-//! | variable                | default | meaning                                   |
-//! |-------------------------|---------|-------------------------------------------|
-//! | `MPIVIEW_SPIN_US`       | 50      | spin (or yield) this long before the first sleep |
-//! | `MPIVIEW_MIN_SLEEP_CAP_US` | 200  | longest sleep early in a wait             |
-//! | `MPIVIEW_MAX_SLEEP_US`  | 2000    | longest single sleep of a long wait       |
-//! | `MPIVIEW_YIELD`         | auto    | `1`/`0`: yield the core while spinning (default: when oversubscribed) |
+//! The settings (`MPIVIEW_SPIN_US`, `MPIVIEW_MIN_SLEEP_CAP_US`, `MPIVIEW_MAX_SLEEP_US`,
+//! `MPIVIEW_YIELD`, `MPIVIEW_TRANSFER_WAIT`) are the controller's, sent to every rank at start-up
+//! ([`settings`](crate::settings)).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -53,29 +48,14 @@ static MIN_CAP_NS: AtomicU64 = AtomicU64::new(200_000);
 static MAX_SLEEP_NS: AtomicU64 = AtomicU64::new(2_000_000);
 static YIELD: AtomicBool = AtomicBool::new(false);
 
-/// Sets the process-wide poll settings from the environment; `oversubscribed` makes the spin
-/// phase yield the core. May be called again when the node's layout becomes known.
-pub(crate) fn configure(oversubscribed: bool) {
-    let env_us = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_micros)
-    };
-    let default = PollConfig::default();
-    let spin = env_us("MPIVIEW_SPIN_US").unwrap_or(default.spin);
-    let max_sleep = env_us("MPIVIEW_MAX_SLEEP_US").unwrap_or(default.max_sleep);
-    let min_cap = env_us("MPIVIEW_MIN_SLEEP_CAP_US")
-        .unwrap_or(default.min_cap)
-        .min(max_sleep);
-    let yield_when_spinning = match std::env::var("MPIVIEW_YIELD").ok().as_deref() {
-        Some("1") => true,
-        Some("0") => false,
-        _ => oversubscribed,
-    };
-    SPIN_NS.store(spin.as_nanos() as u64, Ordering::Relaxed);
-    MIN_CAP_NS.store(min_cap.as_nanos() as u64, Ordering::Relaxed);
-    MAX_SLEEP_NS.store(max_sleep.as_nanos() as u64, Ordering::Relaxed);
+/// Sets the process-wide poll settings (the controller decides them for every rank;
+/// `oversubscribed`: this rank's node holds more ranks than CPUs, so the spin phase yields the
+/// core unless the settings say otherwise).
+pub(crate) fn configure(polling: &crate::settings::Polling, oversubscribed: bool) {
+    let yield_when_spinning = polling.yield_when_spinning.unwrap_or(oversubscribed);
+    SPIN_NS.store(polling.spin.as_nanos() as u64, Ordering::Relaxed);
+    MIN_CAP_NS.store(polling.min_sleep_cap.as_nanos() as u64, Ordering::Relaxed);
+    MAX_SLEEP_NS.store(polling.max_sleep.as_nanos() as u64, Ordering::Relaxed);
     YIELD.store(yield_when_spinning, Ordering::Relaxed);
     reduce_timer_slack();
 }
@@ -98,6 +78,67 @@ fn reduce_timer_slack() {
     // slack.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// The slowest rate at which a transfer is assumed to move while both sides drive it (about a
+/// gigabit network): a wait for data keeps testing for `spin + bytes / TRANSFER_RATE`.
+const TRANSFER_RATE: f64 = 100e6;
+
+/// Whether waits for data in flight keep testing (`MPIVIEW_TRANSFER_WAIT=spin`, the default) or
+/// sleep like every other wait (`sleep`, to compare).
+static TRANSFER_SPIN: AtomicBool = AtomicBool::new(true);
+
+/// Sets how waits for data in flight poll (decided by the controller for every rank).
+pub(crate) fn configure_transfers(spin: bool) {
+    TRANSFER_SPIN.store(spin, Ordering::Relaxed);
+}
+
+/// A wait for data this rank is moving (a scatter, gather, broadcast of an array, a large
+/// message). Without single-copy transfers (no CMA: Ubuntu's ptrace policy, containers) and
+/// over every network, a large message moves in fragments that advance only inside MPI calls on
+/// both sides; a rank that sleeps between tests stalls it. So while the other ranks of the
+/// transfer are in it, this wait keeps testing (yielding the core at each test when the node is
+/// oversubscribed) for as long as the data could still be moving at 100 MB/s; past that, or
+/// while a peer is still computing, it sleeps like [`Backoff`].
+pub(crate) struct TransferWait {
+    backoff: Backoff,
+    budget: Duration,
+    /// When the peers were first seen ready.
+    moving_since: Option<Instant>,
+}
+
+impl TransferWait {
+    /// A wait for a transfer of `bytes`.
+    pub(crate) fn new(bytes: usize) -> TransferWait {
+        let config = config();
+        let budget = if TRANSFER_SPIN.load(Ordering::Relaxed) {
+            config.spin + Duration::from_secs_f64(bytes as f64 / TRANSFER_RATE)
+        } else {
+            Duration::ZERO
+        };
+        TransferWait {
+            backoff: Backoff::with(config),
+            budget,
+            moving_since: None,
+        }
+    }
+
+    /// Waits a little between tests; `peers_ready` says that every other rank of the transfer
+    /// has joined it (none is still computing).
+    pub(crate) fn pause(&mut self, peers_ready: bool) {
+        if peers_ready {
+            let since = *self.moving_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < self.budget {
+                if self.backoff.config.yield_when_spinning {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                return;
+            }
+        }
+        self.backoff.pause();
     }
 }
 
@@ -204,6 +245,27 @@ mod tests {
             b.pause();
         }
         assert_eq!(b.sleep, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn transfers_spin_only_while_the_peers_are_in_them() {
+        configure_transfers(true);
+        // 100 MB at 100 MB/s: a second of testing without sleeping.
+        let mut w = TransferWait::new(100_000_000);
+        let t = Instant::now();
+        for _ in 0..10_000 {
+            w.pause(true);
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "spun without sleeping"
+        );
+        assert_eq!(w.backoff.sleep, Duration::from_micros(1));
+        // A peer still computing: the usual backoff, which sleeps once its spin is over.
+        let mut w = TransferWait::new(100_000_000);
+        w.backoff.start -= Duration::from_secs(1);
+        w.pause(false);
+        assert!(w.backoff.sleep > Duration::from_micros(1));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use mpi::ffi;
 
-use super::poll::Backoff;
+use super::poll::{Backoff, TransferWait};
 
 /// `MPI_REQUEST_NULL`.
 pub(crate) fn request_null() -> ffi::MPI_Request {
@@ -58,6 +58,29 @@ impl Pending {
             backoff.pause();
         }
     }
+
+    /// Waits for a transfer of `bytes` to complete ([`TransferWait`]), calling `idle` between
+    /// tests: it receives what else has arrived and says whether every peer of the transfer has
+    /// joined it.
+    pub(crate) fn wait_transfer(&mut self, bytes: usize, idle: &mut Idle<'_>) -> ffi::MPI_Status {
+        let mut wait = TransferWait::new(bytes);
+        loop {
+            if let Some(status) = self.test() {
+                return status;
+            }
+            let ready = idle();
+            wait.pause(ready);
+        }
+    }
+}
+
+impl Pending {
+    /// Gives up on an operation that will never complete (a broadcast posted to receive the next
+    /// request when the job is being torn down after a failure): neither waited for nor freed.
+    /// The caller must leak the operation's buffer too.
+    pub(crate) fn abandon(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Pending {
@@ -76,9 +99,14 @@ impl Drop for Pending {
     }
 }
 
-/// Waits for all of `pending` with backoff, calling `idle` between rounds of tests.
-pub(crate) fn wait_all(pending: &mut [Pending], idle: &mut dyn FnMut()) {
-    let mut backoff = Backoff::new();
+/// What a rank does between tests of a transfer: receive what else has arrived, and say whether
+/// every peer of the transfer has joined it (`|| true` where they have by construction).
+pub(crate) type Idle<'a> = dyn FnMut() -> bool + 'a;
+
+/// Waits for all of `pending`, a transfer of `bytes` in all, calling `idle` between rounds of
+/// tests (see [`Pending::wait_transfer`]).
+pub(crate) fn wait_all(pending: &mut [Pending], bytes: usize, idle: &mut Idle<'_>) {
+    let mut wait = TransferWait::new(bytes);
     loop {
         let mut all = true;
         for p in pending.iter_mut() {
@@ -89,8 +117,8 @@ pub(crate) fn wait_all(pending: &mut [Pending], idle: &mut dyn FnMut()) {
         if all {
             return;
         }
-        idle();
-        backoff.pause();
+        let ready = idle();
+        wait.pause(ready);
     }
 }
 

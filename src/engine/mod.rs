@@ -7,18 +7,19 @@ pub(crate) mod pool;
 pub(crate) mod server;
 pub(crate) mod state;
 
-use crate::protocol::{Reply, ReplyBody, Request};
+use crate::ids::RequestId;
+use crate::protocol::{ReplyBody, Request};
 use crate::registry::Registry;
 use state::EngineState;
 
-/// Handles the requests that need no MPI data movement; `None` for the others.
+/// Runs the requests that need no MPI data movement: the reply's id and body; `None` for the
+/// others.
 pub(crate) fn handle_simple(
     state: &mut EngineState,
     registry: &Registry,
     request: &Request,
-) -> Option<Reply> {
-    let started = crate::clock::now();
-    let (id, body) = match request {
+) -> Option<(RequestId, ReplyBody)> {
+    Some(match request {
         Request::Apply { id, func, args } => (*id, state.apply(registry, *func, args)),
         Request::Execute { id, task } => (*id, state.execute(registry, *task)),
         Request::Map { id, func, items } => (*id, state.map(registry, *func, items)),
@@ -27,11 +28,5 @@ pub(crate) fn handle_simple(
             (*id, ReplyBody::Ack)
         }
         _ => return None,
-    };
-    Some(Reply {
-        id,
-        started,
-        completed: crate::clock::now(),
-        body,
     })
 }

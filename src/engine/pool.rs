@@ -24,14 +24,6 @@ pub(crate) struct BufferPool {
 }
 
 impl BufferPool {
-    pub(crate) fn from_env() -> BufferPool {
-        let mb = std::env::var("MPIVIEW_BUFFER_POOL_MB")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(1024);
-        BufferPool::with_limit(mb << 20)
-    }
-
     pub(crate) fn with_limit(limit: usize) -> BufferPool {
         BufferPool {
             buffers: VecDeque::new(),

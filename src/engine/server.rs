@@ -1,63 +1,112 @@
 //! The MPI event loop of an engine rank.
 //!
-//! Arrived requests are drained into a local queue before each one runs, so that an `Abort` can
-//! remove load-balanced tasks that are queued but not started. Requests run strictly in arrival
-//! order; a direct request behind queued tasks waits its turn. Replies leave through an
-//! [`Outbox`] and never block the loop; array data of a pull and the collective steps of push,
-//! scatter and gather wait with backoff, so an idle or waiting engine does not burn its core.
+//! Requests arrive on the engine's direct channel (point-to-point from the controller) and on
+//! the broadcast channel of every view of several engines it belongs to. Every arrived message
+//! is drained into the [`Acceptor`] before the next request runs, so that an `Abort` can mark
+//! load-balanced tasks that are queued but not started; the acceptor releases requests in the
+//! order the driver issued them ([`order`](crate::order)). Replies to direct requests go back
+//! point-to-point; replies to broadcast requests join the view's reply gather. Replies and
+//! gathers leave through an [`Outbox`] and never block the loop; the data of a push, scatter,
+//! gather or pull moves with the view's data communicator, keeping MPI's progress going while
+//! it does ([`TransferWait`](crate::comm::poll::TransferWait)).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
 
-use mpi::raw::AsRaw;
-use mpi::topology::{Communicator, Group, SimpleCommunicator};
+use mpi::topology::SimpleCommunicator;
 
 use super::handle_simple;
 use super::state::{EngineState, failed};
 use crate::clock;
+use crate::comm::channel::{Heard, Listener, join_gather};
 use crate::comm::collective::{ROOT, bcast_recv, gatherv_send, scatterv_recv};
+use crate::comm::doorbell;
 use crate::comm::p2p::{Mailbox, Outbox, RawComm, recv_bulk, send_slice};
 use crate::comm::poll::Backoff;
+use crate::comm::view_comms::ViewComms;
 use crate::error::{RemoteErrorKind, Result};
+use crate::ids::{RequestId, ViewId};
+use crate::order::{Acceptor, Channel};
 use crate::partition::block_len;
 use crate::protocol::{
-    CommId, Frame, Reply, ReplyBody, Request, RequestId, SHUTDOWN_ID, TAG_DATA, TAG_MSG, decode,
+    Envelope, Frame, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG, decode,
     unframe,
 };
 use crate::registry::{Failure, Registry};
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
 use crate::with_dtype;
 
-/// Serves requests on `ctrl` until a `Shutdown`; returns its exit status.
-pub(crate) fn serve(
-    ctrl: &SimpleCommunicator,
-    factory: &SimpleCommunicator,
-    registry: &Registry,
-    state: EngineState,
-) -> Result<u8> {
-    let raw = RawComm(ctrl.as_raw());
+/// What an engine serves with: its communicators and where it stands.
+pub(crate) struct Setup<'a> {
+    /// The direct channel (a duplicate of the world).
+    pub ctrl: &'a SimpleCommunicator,
+    /// The parent of view communicators.
+    pub factory: &'a SimpleCommunicator,
+    /// The communicators of the all-engines view.
+    pub all: ViewComms,
+    /// World ranks on this node.
+    pub node: &'a crate::comm::node::NodeInfo,
+    pub world_rank: i32,
+}
+
+/// Serves requests until a `Shutdown`; returns its exit status.
+pub(crate) fn serve(setup: Setup<'_>, registry: &Registry, state: EngineState) -> Result<u8> {
+    let raw = RawComm(mpi::raw::AsRaw::as_raw(setup.ctrl));
+    let me = state.id;
     let mut server = Server {
-        factory,
+        factory: setup.factory,
         raw,
+        node: setup.node,
+        world_rank: setup.world_rank,
         registry,
         state,
-        comms: HashMap::new(),
+        views: HashMap::new(),
         mailbox: Mailbox::post(raw, ROOT, TAG_MSG),
         outbox: Outbox::new(raw),
-        queue: VecDeque::new(),
+        acceptor: Acceptor::new(me),
+        aborted: HashSet::new(),
+        created: HashSet::new(),
+        status: None,
     };
+    let n_engines = server.state.n_engines;
+    let members: Vec<i32> = (0..=n_engines as i32).collect();
+    server.add_view(crate::ids::ALL_ENGINES, setup.all, &members);
     server.run()
 }
 
+/// A request as it waits in the acceptor: where it came from and where its reply goes.
+struct Incoming {
+    request: Request,
+    /// The view whose broadcast carried it (`None`: the direct channel).
+    view: Option<ViewId>,
+    /// Reply slot size (0: reply directly).
+    slot: u32,
+}
+
+/// A view this engine belongs to.
+struct View {
+    comms: ViewComms,
+    listener: Option<Listener>,
+    /// World ranks to ring after hearing a broadcast (see `doorbell::wake_children`).
+    wake: Vec<i32>,
+}
+
 struct Server<'a> {
-    /// Parent of view communicators.
     factory: &'a SimpleCommunicator,
     raw: RawComm,
+    node: &'a crate::comm::node::NodeInfo,
+    world_rank: i32,
     registry: &'a Registry,
     state: EngineState,
-    comms: HashMap<CommId, SimpleCommunicator>,
+    views: HashMap<ViewId, View>,
     mailbox: Mailbox,
     outbox: Outbox,
-    queue: VecDeque<Request>,
+    acceptor: Acceptor<Incoming>,
+    /// Tasks aborted before they ran.
+    aborted: HashSet<RequestId>,
+    /// Views whose second creation phase came.
+    created: HashSet<ViewId>,
+    /// Set by `Shutdown`: the loop ends once every view's channel is closed.
+    status: Option<u8>,
 }
 
 impl Server<'_> {
@@ -66,186 +115,291 @@ impl Server<'_> {
         loop {
             self.drain()?;
             self.outbox.progress();
-            let Some(request) = self.queue.pop_front() else {
+            if let Some(status) = self.status
+                && self.views.values().all(|v| v.listener.is_none())
+            {
+                self.outbox.flush();
+                return Ok(status);
+            }
+            let Some(incoming) = self.acceptor.next() else {
                 backoff.pause_for_messages(self.outbox.in_flight(), None);
                 continue;
             };
-            if let Some(status) = self.handle(request)? {
-                return Ok(status);
-            }
+            self.handle(incoming)?;
             backoff.reset();
         }
     }
 
-    /// Moves every arrived request into the queue; applies aborts at once.
+    /// Moves every arrived message into the acceptor; acts on out-of-band ones at once.
     fn drain(&mut self) -> Result<()> {
         while let Some((_, bytes)) = self.mailbox.poll() {
-            let request: Request = match unframe(&bytes)? {
+            let envelope: Envelope = match unframe(&bytes)? {
                 Frame::Inline(body) => decode(body)?,
-                Frame::Large(len) => decode(&recv_bulk(self.raw, ROOT, len, &mut || {}))?,
+                Frame::Large(len) => decode(&recv_bulk(self.raw, ROOT, len, &mut || true))?,
             };
-            match request {
-                Request::Abort { ids } => self.abort(&ids)?,
-                other => self.queue.push_back(other),
-            }
+            self.arrive(Channel::Direct, envelope);
         }
-        Ok(())
-    }
-
-    fn abort(&mut self, ids: &[RequestId]) -> Result<()> {
-        let mut kept = VecDeque::with_capacity(self.queue.len());
-        for request in self.queue.drain(..) {
-            match request {
-                Request::Map { id, func, .. } if ids.contains(&id) => {
-                    let now = clock::now();
-                    let failure = Failure {
-                        kind: RemoteErrorKind::Aborted,
-                        message: "aborted before it started".into(),
-                    };
-                    let reply = Reply {
-                        id,
-                        started: now,
-                        completed: now,
-                        body: failed(self.registry.name(func), failure),
-                    };
-                    self.outbox.send_message(ROOT, &reply)?;
+        let mut heard = Vec::new();
+        for (&id, view) in self.views.iter_mut() {
+            let Some(listener) = &mut view.listener else {
+                continue;
+            };
+            while let Some(h) = listener.poll()? {
+                match h {
+                    Heard::Message(bytes) => {
+                        for &rank in &view.wake {
+                            doorbell::ring(rank);
+                        }
+                        heard.push((id, bytes));
+                    }
+                    Heard::Closed => {
+                        view.listener = None;
+                        break;
+                    }
                 }
-                other => kept.push_back(other),
             }
         }
-        self.queue = kept;
+        for (view, bytes) in heard {
+            let envelope: Envelope = decode(&bytes)?;
+            self.arrive(Channel::View(view), envelope);
+        }
         Ok(())
     }
 
-    fn reply(&mut self, id: RequestId, started: f64, body: ReplyBody) -> Result<()> {
+    fn arrive(&mut self, channel: Channel, envelope: Envelope) {
+        let Envelope {
+            fences,
+            slot,
+            request,
+        } = envelope;
+        match request {
+            Request::Abort { ids } => self.aborted.extend(ids),
+            Request::CreateView { view } => {
+                self.created.insert(view);
+            }
+            request => {
+                let view = match channel {
+                    Channel::Direct => None,
+                    Channel::View(v) => Some(v),
+                };
+                self.acceptor.arrive(
+                    channel,
+                    fences,
+                    Incoming {
+                        request,
+                        view,
+                        slot,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Sends `body` as the reply to `incoming`: directly, or into its view's reply gather.
+    fn answer(&mut self, incoming: &Incoming, id: RequestId, started: f64, body: ReplyBody) {
         let reply = Reply {
             id,
             started,
             completed: clock::now(),
             body,
         };
-        self.outbox.send_message(ROOT, &reply)
+        let result = self.send_reply(incoming, &reply);
+        if let Err(e) = result {
+            // A reply that cannot be encoded is the engine's bug, not the request's: say so.
+            let body = failed("reply", Failure::bad_payload(e));
+            let _ = self.send_reply(incoming, &Reply { body, ..reply });
+        }
     }
 
-    fn view_comm(&self, comm: CommId) -> RawComm {
-        RawComm(
-            self.comms
-                .get(&comm)
-                .expect("the controller creates a communicator before using it")
-                .as_raw(),
-        )
+    fn send_reply(&mut self, incoming: &Incoming, reply: &Reply) -> Result<()> {
+        let Some(view) = incoming.view.filter(|_| incoming.slot > 0) else {
+            return self.outbox.send_message(ROOT, reply);
+        };
+        let size = incoming.slot as usize;
+        let slot = match Slot::encode(reply, size)? {
+            Some(slot) => slot,
+            None => {
+                self.outbox.send_message(ROOT, reply)?;
+                Slot::direct(size)
+            }
+        };
+        let comm = self.views[&view]
+            .comms
+            .reply()
+            .expect("broadcast views have a reply communicator");
+        join_gather(&mut self.outbox, comm, slot);
+        doorbell::ring(ROOT);
+        Ok(())
     }
 
-    /// Runs one request; `Some(status)` when it was the shutdown.
-    fn handle(&mut self, request: Request) -> Result<Option<u8>> {
-        if let Some(reply) = handle_simple(&mut self.state, self.registry, &request) {
-            self.outbox.send_message(ROOT, &reply)?;
-            return Ok(None);
+    /// The data communicator for a request: its view's, or (direct requests) the one named.
+    fn data(&self, view: ViewId) -> RawComm {
+        self.views
+            .get(&view)
+            .expect("the controller creates a view before using it")
+            .comms
+            .data()
+    }
+
+    fn handle(&mut self, incoming: Incoming) -> Result<()> {
+        if let Request::Map { id, func, .. } = &incoming.request
+            && self.aborted.remove(id)
+        {
+            let now = clock::now();
+            let failure = Failure {
+                kind: RemoteErrorKind::Aborted,
+                message: "aborted before it started".into(),
+            };
+            let body = failed(self.registry.name(*func), failure);
+            self.answer(&incoming, *id, now, body);
+            return Ok(());
         }
         let started = clock::now();
-        match request {
-            Request::Push { id, comm, values } => {
+        if let Some((id, body)) = handle_simple(&mut self.state, self.registry, &incoming.request) {
+            self.answer(&incoming, id, started, body);
+            return Ok(());
+        }
+        match &incoming.request {
+            Request::Push { id, view, values } => {
                 for (name, wire) in values {
                     let value = match wire {
-                        WireValue::Inline(v) => v.into_value(),
+                        WireValue::Inline(v) => v.clone().into_value(),
                         WireValue::Array(header) => {
-                            let raw =
-                                self.view_comm(comm.expect("arrays come with a communicator"));
+                            let raw = self.data(view.expect("arrays come with a view"));
                             let dims = header.dims().expect("header checked by the controller");
                             let len = header
                                 .element_count()
                                 .expect("header checked by the controller");
                             with_dtype!(header.dtype, T => {
-                                let mut data = self.state.receive_buffer::<T>(&name, len);
+                                let mut data = self.state.receive_buffer::<T>(name, len);
                                 bcast_recv(raw, &mut data);
                                 let a = ndarray::ArrayD::from_shape_vec(dims, data).expect("length matches shape");
                                 Value::Array(<T as crate::value::Element>::wrap(a))
                             })
                         }
                     };
-                    self.state.store(name, value);
+                    self.state.store(name.clone(), value);
                 }
-                self.reply(id, started, ReplyBody::Ack)?;
+                self.answer(&incoming, *id, started, ReplyBody::Ack);
             }
             Request::Pull { id, names } => {
-                let pulled = self.state.pull(&names);
-                self.reply(id, started, ReplyBody::Pulled(pulled))?;
-                let arrays: Vec<&ArrayValue> = self.state.pulled_arrays(&names).collect();
+                let pulled = self.state.pull(names);
+                self.answer(&incoming, *id, started, ReplyBody::Pulled(pulled));
+                // The arrays' data follows: on the view's data communicator for a broadcast
+                // pull, on the direct channel's otherwise.
+                let raw = incoming.view.map_or(self.raw, |v| self.data(v));
+                let arrays: Vec<&ArrayValue> = self.state.pulled_arrays(names).collect();
                 for a in arrays {
-                    send_array(self.raw, a);
+                    send_array(raw, a);
                 }
             }
             Request::Scatter {
                 name,
-                comm,
+                view,
                 dtype,
                 item_shape,
                 rows,
                 flatten,
             } => {
-                let view = self.comms.get(&comm).expect("communicator exists");
-                let (me, members) = ((view.rank() - 1) as usize, (view.size() - 1) as usize);
-                let raw = RawComm(view.as_raw());
+                let comms = &self.views[view].comms;
+                let (me, members) = ((comms.rank() - 1) as usize, (comms.size() - 1) as usize);
+                let raw = comms.data();
                 let item_shape: Vec<usize> = item_shape.iter().map(|&d| d as usize).collect();
                 let item_len: usize = item_shape.iter().product();
-                let rows = rows as usize;
+                let rows = *rows as usize;
                 let my_rows = block_len(rows, members, me);
-                with_dtype!(dtype, T => {
-                    let mut data = self.state.receive_buffer::<T>(&name, my_rows * item_len);
+                with_dtype!(*dtype, T => {
+                    let mut data = self.state.receive_buffer::<T>(name, my_rows * item_len);
                     scatterv_recv(raw, &mut data, rows * item_len);
-                    self.state.store_partition(name, data, my_rows, &item_shape, flatten);
+                    self.state.store_partition(name.clone(), data, my_rows, &item_shape, *flatten);
                 });
             }
             Request::Gather {
                 id,
                 name,
-                comm,
+                view,
                 dtype,
             } => {
-                let shape = self.state.gather_shape(&name, dtype);
-                self.reply(id, started, ReplyBody::Shape(shape))?;
-                let raw = self.view_comm(comm);
+                let shape = self.state.gather_shape(name, *dtype);
+                self.answer(&incoming, *id, started, ReplyBody::Shape(shape));
+                let raw = self.data(*view);
                 let mut decision = [0u64; 2];
                 bcast_recv(raw, &mut decision);
                 if decision[0] == 1 {
-                    with_dtype!(dtype, T => {
-                        let data = self.state.gather_data::<T>(&name);
+                    with_dtype!(*dtype, T => {
+                        let data = self.state.gather_data::<T>(name);
                         gatherv_send(raw, &data, decision[1] as usize);
                     });
                 }
             }
-            Request::NewComm { id, comm, members } => {
-                self.reply(id, started, ReplyBody::Ack)?;
-                let group = self.factory.group().include(&members);
-                let new = self
-                    .factory
-                    .split_by_subgroup_with_tag(&group, comm as i32)
-                    .expect("this engine is a member");
-                self.comms.insert(comm, new);
+            Request::NewView { id, view, members } => {
+                self.answer(&incoming, *id, started, ReplyBody::Ack);
+                self.create_view(*view, members)?;
             }
             Request::Shutdown { status } => {
-                self.reply(SHUTDOWN_ID, started, ReplyBody::Ack)?;
-                self.outbox.flush(&mut || {});
-                return Ok(Some(status));
+                self.answer(&incoming, SHUTDOWN_ID, started, ReplyBody::Ack);
+                self.status = Some(*status);
             }
             Request::Abort { .. }
+            | Request::CreateView { .. }
             | Request::Apply { .. }
             | Request::Execute { .. }
             | Request::Map { .. }
             | Request::Clear { .. } => unreachable!("handled above"),
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// The second phase of a view's creation: waits (running nothing else) until the controller
+    /// says every member is ready, then creates the view's communicators with them.
+    fn create_view(&mut self, view: ViewId, members: &[i32]) -> Result<()> {
+        let mut backoff = Backoff::new();
+        while !self.created.contains(&view) {
+            self.drain()?;
+            self.outbox.progress();
+            backoff.pause_for_messages(self.outbox.in_flight(), None);
+        }
+        self.created.remove(&view);
+        let comms = ViewComms::create(self.factory, members, view)?;
+        self.add_view(view, comms, members);
+        Ok(())
+    }
+
+    fn add_view(&mut self, view: ViewId, comms: ViewComms, members: &[i32]) {
+        let listener = comms.request().map(Listener::post);
+        if listener.is_some() {
+            self.acceptor.add_view(view);
+        }
+        // The wake tree: the controller, then the members on its node (if this is its node).
+        let line: Vec<i32> = if self.node.holds(ROOT) {
+            members
+                .iter()
+                .copied()
+                .filter(|&r| self.node.holds(r))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let wake = doorbell::wake_children(&line, self.world_rank);
+        self.views.insert(
+            view,
+            View {
+                comms,
+                listener,
+                wake,
+            },
+        );
     }
 }
 
-/// Sends an array's elements to the controller on `TAG_DATA` (contiguously; a non-standard
-/// layout is copied first).
-fn send_array(ctrl: RawComm, a: &ArrayValue) {
+/// Sends an array's elements to the view's rank 0 (the controller) on `TAG_DATA` (contiguously;
+/// a non-standard layout is copied first).
+fn send_array(comm: RawComm, a: &ArrayValue) {
     struct Send(RawComm);
     impl ElementsVisitor for Send {
         fn visit<T: Element>(self, data: &[T]) {
-            send_slice(self.0, ROOT, TAG_DATA, data, &mut || {});
+            send_slice(self.0, ROOT, TAG_DATA, data, &mut || true);
         }
     }
-    a.visit_elements(Send(ctrl));
+    a.visit_elements(Send(comm));
 }

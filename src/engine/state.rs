@@ -20,12 +20,13 @@ pub(crate) struct EngineState {
 }
 
 impl EngineState {
-    pub(crate) fn new(id: EngineId, n_engines: usize) -> EngineState {
+    /// Engine `id` of `n_engines`, keeping up to `pool_bytes` of receive buffers for reuse.
+    pub(crate) fn new(id: EngineId, n_engines: usize, pool_bytes: u64) -> EngineState {
         EngineState {
             id,
             n_engines,
             namespace: Namespace::new(),
-            pool: BufferPool::from_env(),
+            pool: BufferPool::with_limit(usize::try_from(pool_bytes).unwrap_or(usize::MAX)),
         }
     }
 
@@ -204,7 +205,7 @@ mod tests {
 
     #[test]
     fn flattening_stores_single_items_as_items() {
-        let mut s = EngineState::new(0, 4);
+        let mut s = EngineState::new(0, 4, 1 << 30);
         s.store_partition("one".into(), vec![7.0f64], 1, &[], true);
         assert_eq!(s.namespace.value("one").unwrap(), &Value::Float(7.0));
         s.store_partition("row".into(), vec![1i32, 2, 3], 1, &[3], true);
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn gather_shapes_accept_arrays_and_matching_scalars() {
-        let mut s = EngineState::new(0, 1);
+        let mut s = EngineState::new(0, 1, 1 << 30);
         s.namespace.set("a", vec![1.0f64, 2.0]);
         s.namespace.set("b", 12i64);
         s.namespace.set("c", "text".to_string());

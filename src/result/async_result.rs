@@ -7,13 +7,14 @@ use std::time::{Duration, SystemTime};
 use super::multiplicity::{Many, Multiplicity};
 use super::progress::{Progress, ShowProgress};
 use super::timing::{EngineTiming, serial_time, wall_time};
-use crate::client::core::{Core, Slot, remote_error};
-use crate::client::link::Body;
 use crate::clock::to_system_time;
 use crate::error::{Error, RemoteError, Result};
-use crate::protocol::RequestId;
+use crate::hub::Hub;
+use crate::hub::tracking::{Answer, Tracked};
+use crate::ids::EngineId;
+use crate::ids::RequestId;
 use crate::registry::Failure;
-use crate::targets::EngineId;
+use crate::reply::{Body, remote_error};
 
 /// Turns one engine's reply into its value.
 pub(crate) type Decode<R> = fn(&Body) -> std::result::Result<R, Failure>;
@@ -56,7 +57,7 @@ pub(crate) fn decode_ack(body: &Body) -> std::result::Result<(), Failure> {
 /// ```
 #[must_use = "an AsyncResult does nothing by itself: call get(), wait() or iterate over it"]
 pub struct AsyncResult<R, M: Multiplicity = Many> {
-    core: Rc<Core>,
+    hub: Rc<Hub>,
     id: RequestId,
     targets: Rc<[EngineId]>,
     decode: Decode<R>,
@@ -65,13 +66,13 @@ pub struct AsyncResult<R, M: Multiplicity = Many> {
 
 impl<R, M: Multiplicity> AsyncResult<R, M> {
     pub(crate) fn new(
-        core: Rc<Core>,
+        hub: Rc<Hub>,
         id: RequestId,
         targets: Rc<[EngineId]>,
         decode: Decode<R>,
     ) -> Self {
         AsyncResult {
-            core,
+            hub,
             id,
             targets,
             decode,
@@ -86,21 +87,21 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
 
     /// Whether every engine has answered. Receives what has arrived; never blocks.
     pub fn ready(&self) -> bool {
-        self.core.pump_available();
-        self.core.is_complete(self.id)
+        self.hub.pump_available();
+        self.hub.is_complete(self.id)
     }
 
     /// How many engines have answered, of how many.
     pub fn progress(&self) -> (usize, usize) {
-        self.core.pump_available();
-        self.core
+        self.hub.pump_available();
+        self.hub
             .with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()))
     }
 
     /// Waits until every engine has answered, at most `timeout` (`None`: no limit); whether it
     /// is ready.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        self.core.wait_for(self.id, timeout)
+        self.hub.wait_for(self.id, timeout)
     }
 
     /// Waits with a progress bar on stderr (engines done / total), then returns like
@@ -108,10 +109,10 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     pub fn wait_interactive(&self) -> Result<()> {
         let total = self.targets.len() as u64;
         let progress = Progress::new(Some(total), "engines", ShowProgress::Always);
-        self.core.wait_until(
-            |core| {
+        self.hub.wait_until(
+            |hub| {
                 let (done, all) =
-                    core.with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()));
+                    hub.with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()));
                 progress.set(done as u64);
                 done == all
             },
@@ -140,10 +141,10 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     /// order (the failing engines do not hide the others' results).
     pub fn get_each(&self) -> Result<Vec<std::result::Result<R, RemoteError>>> {
         self.wait(None)?;
-        Ok(self.core.with_tracked(self.id, |t| {
+        Ok(self.hub.with_tracked(self.id, |t| {
             (0..t.targets.len())
                 .map(|pos| {
-                    self.decode_slot(t.targets[pos], t.slots[pos].as_ref().expect("complete"))
+                    self.decode_slot(t.targets[pos], t.answers[pos].as_ref().expect("complete"))
                 })
                 .collect()
         }))
@@ -166,7 +167,7 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         }
     }
 
-    fn decode_slot(&self, engine: EngineId, slot: &Slot) -> std::result::Result<R, RemoteError> {
+    fn decode_slot(&self, engine: EngineId, slot: &Answer) -> std::result::Result<R, RemoteError> {
         match &slot.body {
             Body::Failed { function, failure } => {
                 Err(remote_error(engine, function, failure.clone(), None))
@@ -186,18 +187,17 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     }
 
     /// Waits until `which` names an arrived position; decodes it.
-    fn wait_position(
-        &self,
-        which: impl Fn(&crate::client::core::Tracked) -> Option<usize>,
-    ) -> Result<(EngineId, R)> {
-        let arrived = |core: &Core| {
-            core.with_tracked(self.id, |t| which(t).is_some_and(|p| t.slots[p].is_some()))
+    fn wait_position(&self, which: impl Fn(&Tracked) -> Option<usize>) -> Result<(EngineId, R)> {
+        let arrived = |hub: &Hub| {
+            hub.with_tracked(self.id, |t| {
+                which(t).is_some_and(|p| t.answers[p].is_some())
+            })
         };
-        self.core.wait_until(arrived, None)?;
-        self.core.with_tracked(self.id, |t| {
+        self.hub.wait_until(arrived, None)?;
+        self.hub.with_tracked(self.id, |t| {
             let pos = which(t).expect("arrived");
             let engine = t.targets[pos];
-            self.decode_slot(engine, t.slots[pos].as_ref().expect("arrived"))
+            self.decode_slot(engine, t.answers[pos].as_ref().expect("arrived"))
                 .map(|v| (engine, v))
                 .map_err(Error::from)
         })
@@ -205,17 +205,17 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
 
     /// When the request was submitted.
     pub fn submitted(&self) -> SystemTime {
-        self.core
+        self.hub
             .with_tracked(self.id, |t| to_system_time(t.submitted))
     }
 
     /// Each engine's timing in target order (`None` where it has not answered yet).
     pub fn timings(&self) -> Vec<Option<EngineTiming>> {
-        self.core.pump_available();
-        self.core.with_tracked(self.id, |t| {
+        self.hub.pump_available();
+        self.hub.with_tracked(self.id, |t| {
             t.targets
                 .iter()
-                .zip(&t.slots)
+                .zip(&t.answers)
                 .map(|(&engine, s)| {
                     s.as_ref().map(|s| EngineTiming {
                         engine,
@@ -230,9 +230,9 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
 
     /// Time from submission to the last reply received (or to now, while waiting).
     pub fn elapsed(&self) -> Duration {
-        let (submitted, last, complete) = self.core.with_tracked(self.id, |t| {
+        let (submitted, last, complete) = self.hub.with_tracked(self.id, |t| {
             let last = t
-                .slots
+                .answers
                 .iter()
                 .flatten()
                 .map(|s| s.received)
@@ -259,7 +259,7 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
 
 impl<R, M: Multiplicity> Drop for AsyncResult<R, M> {
     fn drop(&mut self) {
-        self.core.release(self.id);
+        self.hub.release(self.id);
     }
 }
 

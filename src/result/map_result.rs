@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use super::progress::{Progress, ShowProgress};
 use crate::balance::JobRef;
 use crate::balance::job::{Job, MapJob};
-use crate::client::core::Core;
 use crate::clock::to_system_time;
 use crate::error::{Error, Result};
-use crate::targets::EngineId;
+use crate::hub::Hub;
+use crate::ids::EngineId;
 
 /// When and where a chunk of a map ran: items `first..first + count`, on `engine`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,7 +60,7 @@ impl TaskTiming {
 /// ```
 #[must_use = "a MapResult does nothing by itself: call get() or iterate over it"]
 pub struct MapResult<R: DeserializeOwned + 'static> {
-    core: Rc<Core>,
+    hub: Rc<Hub>,
     job: Rc<RefCell<MapJob<R>>>,
     ordered: bool,
     show: ShowProgress,
@@ -68,13 +68,13 @@ pub struct MapResult<R: DeserializeOwned + 'static> {
 
 impl<R: DeserializeOwned + 'static> MapResult<R> {
     pub(crate) fn new(
-        core: Rc<Core>,
+        hub: Rc<Hub>,
         job: Rc<RefCell<MapJob<R>>>,
         ordered: bool,
         show: ShowProgress,
     ) -> Self {
         MapResult {
-            core,
+            hub,
             job,
             ordered,
             show,
@@ -98,14 +98,14 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
     /// Items finished (results and failures), and the total if known. Receives what has
     /// arrived; never blocks.
     pub fn progress(&self) -> (u64, Option<u64>) {
-        self.core.pump_available();
+        self.hub.pump_available();
         let j = self.job.borrow();
         (j.done(), j.total().map(|n| n as u64))
     }
 
     /// Whether every item has finished. Never blocks.
     pub fn ready(&self) -> bool {
-        self.core.pump_available();
+        self.hub.pump_available();
         self.job.borrow().is_finished()
     }
 
@@ -116,7 +116,7 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
         let total = self.len().map(|n| n as u64);
         let progress = Progress::new(total, "items", self.show);
         let job = self.job.clone();
-        let finished = self.core.wait_until(
+        let finished = self.hub.wait_until(
             |_| {
                 let j = job.borrow();
                 progress.set(j.done());
@@ -223,12 +223,12 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
     /// there, chunks already running finish. Their items report [`Error::Aborted`] or a remote
     /// error of kind `Aborted`.
     pub fn abort(&self) -> Result<()> {
-        self.core.abort_job(&self.job_ref())
+        self.hub.abort_job(&self.job_ref())
     }
 
     /// Where and when each chunk ran, in the order chunks finished.
     pub fn timings(&self) -> Vec<TaskTiming> {
-        self.core.pump_available();
+        self.hub.pump_available();
         let submitted = self.job.borrow().submitted;
         self.job
             .borrow()
@@ -306,7 +306,7 @@ impl<R: DeserializeOwned + 'static> Drop for MapResult<R> {
     fn drop(&mut self) {
         self.job.borrow_mut().abandoned = true;
         let job: JobRef = self.job.clone();
-        self.core.forget_job(&job);
+        self.hub.forget_job(&job);
     }
 }
 
@@ -322,7 +322,7 @@ pub struct MapIter<R: DeserializeOwned + 'static> {
 impl<R: DeserializeOwned + 'static> MapIter<R> {
     /// The next result and the index of its item.
     pub fn next_indexed(&mut self) -> Option<Result<(u64, R)>> {
-        let core = self.result.core.clone();
+        let hub = self.result.hub.clone();
         let job = self.result.job.clone();
         let ordered = self.result.ordered;
         let next = |job: &RefCell<MapJob<R>>| -> Option<u64> {
@@ -335,7 +335,7 @@ impl<R: DeserializeOwned + 'static> MapIter<R> {
             }
         };
         let mut found = None;
-        let waited = core.wait_until(
+        let waited = hub.wait_until(
             |_| {
                 found = next(&job);
                 let j = job.borrow();
@@ -355,7 +355,7 @@ impl<R: DeserializeOwned + 'static> MapIter<R> {
                 let outcome = job.borrow_mut().store.take(i);
                 self.yielded += 1;
                 // Reading made room for an imap with a bound on outstanding items.
-                let _ = core.dispatch();
+                let _ = hub.dispatch();
                 Some(outcome.map(|v| (i, v)).map_err(Error::from))
             }
             None => {

@@ -4,14 +4,14 @@ use std::rc::Rc;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::start_map;
 use crate::balance::chunking::Chunking;
 use crate::balance::job::MapSpec;
-use crate::balance::start_map;
-use crate::client::core::Core;
 use crate::error::Result;
+use crate::hub::Hub;
+use crate::ids::EngineId;
 use crate::registry::Remote;
 use crate::result::{MapIter, MapResult, ShowProgress, TaskResult};
-use crate::targets::EngineId;
 
 /// Items an `imap` may have sent but not yet read, beyond `4 × engines × chunksize`.
 const IMAP_OUTSTANDING: usize = 4096;
@@ -35,7 +35,7 @@ const IMAP_OUTSTANDING: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct LoadBalancedView {
-    core: Rc<Core>,
+    hub: Rc<Hub>,
     targets: Rc<[EngineId]>,
     chunking: Chunking,
     ordered: bool,
@@ -56,9 +56,9 @@ impl std::fmt::Debug for LoadBalancedView {
 }
 
 impl LoadBalancedView {
-    pub(crate) fn new(core: Rc<Core>, targets: Vec<EngineId>) -> Self {
+    pub(crate) fn new(hub: Rc<Hub>, targets: Vec<EngineId>) -> Self {
         LoadBalancedView {
-            core,
+            hub,
             targets: targets.into(),
             chunking: Chunking::Auto,
             ordered: true,
@@ -146,7 +146,7 @@ impl LoadBalancedView {
     {
         let spec = MapSpec {
             func: f.index(),
-            name: self.core.registry.name(f.index()).to_string(),
+            name: self.hub.registry.name(f.index()).to_string(),
             targets: self.targets.clone(),
             total,
             retries: self.retries,
@@ -154,39 +154,13 @@ impl LoadBalancedView {
             unordered: !self.ordered,
             pinned: false,
         };
-        start_map(&self.core, spec, self.chunking, items, self.show)
+        start_map(&self.hub, spec, self.chunking, items, self.show)
     }
 
-    /// Maps `f` over `items` without waiting: each chunk goes to a free engine; results come
-    /// back in a [`MapResult`] (input order for `get`). Several inputs: zip them.
-    pub fn map<A, R>(
-        &self,
-        f: &Remote<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<MapResult<R>>
-    where
-        A: Serialize + 'static,
-        R: DeserializeOwned + 'static,
-    {
-        // The inputs are taken over (they may borrow from the caller), then encoded chunk by
-        // chunk as engines have room; `imap` streams from the iterator instead.
-        let items: Vec<A> = items.into_iter().collect();
-        let n = items.len();
-        self.start(f, items.into_iter(), Some(n), None)
-    }
-
-    /// Maps and waits: the results in input order, or every failure together.
-    pub fn map_sync<A, R>(
-        &self,
-        f: &Remote<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>>
-    where
-        A: Serialize + 'static,
-        R: DeserializeOwned + 'static,
-    {
-        self.map(f, items)?.into_vec()
-    }
+    super::map_methods!(
+        "Maps `f` over `items` without waiting: each chunk goes to a free engine; results come \
+         back in a [`MapResult`] (input order for `get`). Several inputs: zip them."
+    );
 
     /// Maps `f` over a possibly endless iterator, pulled only as engines have room and results
     /// are read, with a bounded number of items in flight (see

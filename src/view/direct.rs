@@ -6,24 +6,19 @@ use std::rc::Rc;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::gather_layout::{GatherLayout, gather_layout};
+use super::start_map;
 use crate::balance::chunking::Chunking;
 use crate::balance::job::MapSpec;
-use crate::balance::start_map;
-use crate::client::core::{Core, failures, remote_error};
-use crate::client::link::Body;
-use crate::comm::alloc::zeroed_vec;
-use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
-use crate::comm::p2p::RawComm;
 use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
-use crate::partition::block_counts;
+use crate::hub::Hub;
+use crate::hub::tracking::failures;
+use crate::ids::EngineId;
 use crate::protocol::Request;
 use crate::registry::{Remote, Task};
 use crate::result::{
     AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_value,
 };
-use crate::targets::EngineId;
-use crate::value::{ArrayValue, Element, ElementsVisitor, NamespaceValue, TypeSpec, Value};
+use crate::value::{Element, NamespaceValue, TypeSpec, Value};
 
 /// A view of a fixed list of engines, in target order: push and pull named values, scatter and
 /// gather arrays, apply functions, execute tasks, map.
@@ -55,7 +50,7 @@ use crate::value::{ArrayValue, Element, ElementsVisitor, NamespaceValue, TypeSpe
 /// }
 /// ```
 pub struct DirectView<M: Multiplicity = Many> {
-    core: Rc<Core>,
+    hub: Rc<Hub>,
     targets: Rc<[EngineId]>,
     _shape: PhantomData<M>,
 }
@@ -63,7 +58,7 @@ pub struct DirectView<M: Multiplicity = Many> {
 impl<M: Multiplicity> Clone for DirectView<M> {
     fn clone(&self) -> Self {
         DirectView {
-            core: self.core.clone(),
+            hub: self.hub.clone(),
             targets: self.targets.clone(),
             _shape: PhantomData,
         }
@@ -77,9 +72,9 @@ impl<M: Multiplicity> std::fmt::Debug for DirectView<M> {
 }
 
 impl<M: Multiplicity> DirectView<M> {
-    pub(crate) fn new(core: Rc<Core>, targets: Vec<EngineId>) -> Self {
+    pub(crate) fn new(hub: Rc<Hub>, targets: Vec<EngineId>) -> Self {
         DirectView {
-            core,
+            hub,
             targets: targets.into(),
             _shape: PhantomData,
         }
@@ -118,43 +113,7 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Stores several values at once (`dview.push({'a': a, 'b': b})`).
     pub fn push_values(&self, values: Vec<(String, Value)>) -> Result<()> {
-        let local = self.core.with_local(|s| {
-            for (name, value) in &values {
-                s.store(name.clone(), value.clone());
-            }
-        });
-        if local.is_some() {
-            return Ok(());
-        }
-        let has_arrays = values.iter().any(|(_, v)| matches!(v, Value::Array(_)));
-        let comm = if has_arrays {
-            Some(self.core.view_comm(&self.targets)?)
-        } else {
-            None
-        };
-        let wire = values
-            .iter()
-            .map(|(n, v)| (n.clone(), v.to_wire().0))
-            .collect();
-        let id = self.core.next_id();
-        let request = Request::Push {
-            id,
-            comm: comm.map(|(c, _)| c),
-            values: wire,
-        };
-        self.core.submit(self.targets.clone(), id, &request)?;
-        if let Some((_, raw)) = comm {
-            for (_, value) in &values {
-                if let Value::Array(a) = value {
-                    bcast_array(raw, a, &mut || self.core.pump_available());
-                }
-            }
-        }
-        self.core.take_deferred()?;
-        self.core.wait_for(id, None)?;
-        let t = self.core.take(id);
-        let slots: Vec<_> = t.slots.into_iter().flatten().collect();
-        failures(&self.targets, &slots)
+        self.hub.push(&self.targets, values)
     }
 
     /// The value of `name` on each engine, as `T` (`dview["a"]`, `dview.pull("a")`).
@@ -196,34 +155,7 @@ impl<M: Multiplicity> DirectView<M> {
     }
 
     fn pull_specs(&self, names: Vec<(String, TypeSpec)>) -> Result<Vec<Vec<Value>>> {
-        let slots = self
-            .core
-            .round_trip(self.targets.clone(), |id| Request::Pull { id, names })?;
-        let mut per_engine = Vec::with_capacity(slots.len());
-        let mut errors = Vec::new();
-        for (&engine, slot) in self.targets.iter().zip(slots) {
-            match slot.body {
-                Body::Pulled(items) => {
-                    let mut values = Vec::with_capacity(items.len());
-                    for item in items {
-                        match item {
-                            Ok(v) => values.push(v),
-                            Err(f) => errors.push(remote_error(engine, "pull", f, None)),
-                        }
-                    }
-                    per_engine.push(values);
-                }
-                Body::Failed { function, failure } => {
-                    errors.push(remote_error(engine, &function, failure, None))
-                }
-                _ => return Err(Error::Runtime("unexpected reply to a pull".into())),
-            }
-        }
-        if errors.is_empty() {
-            Ok(per_engine)
-        } else {
-            Err(errors.into())
-        }
+        self.hub.pull(&self.targets, names)
     }
 
     /// Removes every value from the engines' namespaces.
@@ -237,10 +169,10 @@ impl<M: Multiplicity> DirectView<M> {
     }
 
     fn clear_request(&self, names: Option<Vec<String>>) -> Result<()> {
-        let slots = self
-            .core
-            .round_trip(self.targets.clone(), |id| Request::Clear { id, names })?;
-        failures(&self.targets, &slots)
+        let answers = self
+            .hub
+            .round_trip(&self.targets, |id| Request::Clear { id, names })?;
+        failures(&self.targets, &answers)
     }
 
     // ----- arrays -----
@@ -283,35 +215,12 @@ impl<M: Multiplicity> DirectView<M> {
         }
         let rows = data.shape()[0];
         let item_shape: Vec<usize> = data.shape()[1..].to_vec();
-        let item_len: usize = item_shape.iter().product();
         let contiguous = data.as_standard_layout();
         let flat = contiguous
             .as_slice()
             .expect("standard layout is contiguous");
-        let local = self.core.with_local(|s| {
-            s.store_partition(name.to_string(), flat.to_vec(), rows, &item_shape, flatten)
-        });
-        if local.is_some() {
-            return Ok(());
-        }
-        let (comm, raw) = self.core.view_comm(&self.targets)?;
-        let request = Request::Scatter {
-            name: name.to_string(),
-            comm,
-            dtype: T::DTYPE,
-            item_shape: item_shape.iter().map(|&d| d as u64).collect(),
-            rows: rows as u64,
-            flatten,
-        };
-        for &engine in self.targets.iter() {
-            self.core.send(engine, &request)?;
-        }
-        let counts: Vec<usize> = block_counts(rows, self.targets.len())
-            .into_iter()
-            .map(|r| r * item_len)
-            .collect();
-        scatterv_root(raw, flat, &counts, &mut || self.core.pump_available());
-        self.core.take_deferred()
+        self.hub
+            .scatter(&self.targets, name, flat, rows, &item_shape, flatten)
     }
 
     /// Concatenates the engines' values of `name` along axis 0, in target order
@@ -325,7 +234,8 @@ impl<M: Multiplicity> DirectView<M> {
     /// another type on some engine, pieces that do not fit together, or a result larger than
     /// the controller's available memory.
     pub fn gather<T: Element>(&self, name: &str) -> Result<ArrayD<T>> {
-        self.gather_with(name, zeroed_vec::<T>)
+        self.hub
+            .gather_with(&self.targets, name, crate::comm::alloc::zeroed_vec::<T>)
     }
 
     /// Like [`gather`](Self::gather), but into `out`, reusing its memory when it is large
@@ -333,90 +243,20 @@ impl<M: Multiplicity> DirectView<M> {
     /// the same array again and again avoid a fresh allocation, and its page faults, every time.
     /// On error `out` is left as it was.
     pub fn gather_into<T: Element>(&self, name: &str, out: &mut ArrayD<T>) -> Result<()> {
-        let result = self.gather_with(name, |n| {
+        let result = self.hub.gather_with(&self.targets, name, |n| {
             let old = std::mem::replace(
                 out,
                 ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty"),
             );
             let (mut v, offset) = old.into_raw_vec_and_offset();
             if offset.is_some_and(|o| o != 0) || v.capacity() < n {
-                return zeroed_vec(n);
+                return crate::comm::alloc::zeroed_vec(n);
             }
             v.resize(n, T::default());
             v
         })?;
         *out = result;
         Ok(())
-    }
-
-    /// The gather, with `alloc(n)` giving the receive buffer once the engines' pieces are known
-    /// to fit (nothing can fail after it is called).
-    fn gather_with<T: Element>(
-        &self,
-        name: &str,
-        alloc: impl FnOnce(usize) -> Vec<T>,
-    ) -> Result<ArrayD<T>> {
-        let local = self.core.with_local(|s| -> Result<(GatherLayout, Vec<T>)> {
-            let shape = s
-                .gather_shape(name, T::DTYPE)
-                .map_err(|f| Error::from(remote_error(0, "gather", f, None)))?;
-            let layout = gather_layout(&[shape]).map_err(Error::Invalid)?;
-            fits_in_memory::<T>(name, &layout)?;
-            let data = s.gather_data::<T>(name).into_owned();
-            Ok((layout, data))
-        });
-        if let Some(result) = local {
-            let (layout, data) = result?;
-            let mut buf = alloc(layout.total());
-            buf.copy_from_slice(&data);
-            return Ok(
-                ArrayD::from_shape_vec(IxDyn(&layout.shape), buf).expect("layout matches data")
-            );
-        }
-        let (comm, raw) = self.core.view_comm(&self.targets)?;
-        let slots = self
-            .core
-            .round_trip(self.targets.clone(), |id| Request::Gather {
-                id,
-                name: name.to_string(),
-                comm,
-                dtype: T::DTYPE,
-            })?;
-        let mut shapes = Vec::with_capacity(slots.len());
-        let mut errors = Vec::new();
-        for (&engine, slot) in self.targets.iter().zip(slots) {
-            match slot.body {
-                Body::Shape(Ok(s)) => shapes.push(s),
-                Body::Shape(Err(f)) => errors.push(remote_error(engine, "gather", f, None)),
-                _ => return Err(Error::Runtime("unexpected reply to a gather".into())),
-            }
-        }
-        let decision = if errors.is_empty() {
-            gather_layout(&shapes)
-                .map_err(|why| Error::Invalid(format!("cannot gather `{name}`: {why}")))
-                .and_then(|layout| fits_in_memory::<T>(name, &layout).map(|()| layout))
-        } else {
-            Err(errors.into())
-        };
-        let idle = &mut || self.core.pump_available();
-        match decision {
-            Err(e) => {
-                bcast_root(raw, &[0u64, 0], idle);
-                self.core.take_deferred()?;
-                Err(e)
-            }
-            Ok(layout) => {
-                let total = layout.total();
-                bcast_root(raw, &[1u64, total as u64], idle);
-                let mut data = alloc(total);
-                gatherv_root(raw, &mut data, &layout.counts, idle);
-                self.core.take_deferred()?;
-                Ok(
-                    ArrayD::from_shape_vec(IxDyn(&layout.shape), data)
-                        .expect("layout matches data"),
-                )
-            }
-        }
     }
 
     // ----- functions -----
@@ -427,15 +267,13 @@ impl<M: Multiplicity> DirectView<M> {
         f: &Remote<A, R>,
         args: A,
     ) -> Result<AsyncResult<R, M>> {
-        let id = self.core.next_id();
-        let request = Request::Apply {
-            id,
-            func: f.index(),
-            args: postcard::to_stdvec(&args)?,
-        };
-        self.core.submit(self.targets.clone(), id, &request)?;
+        let args = postcard::to_stdvec(&args)?;
+        let func = f.index();
+        let id = self
+            .hub
+            .submit(&self.targets, |id| Request::Apply { id, func, args })?;
         Ok(AsyncResult::new(
-            self.core.clone(),
+            self.hub.clone(),
             id,
             self.targets.clone(),
             decode_value::<R>,
@@ -464,17 +302,12 @@ impl<M: Multiplicity> DirectView<M> {
     /// Runs a registered task on every engine's namespace without waiting
     /// (`dview.execute(...)`).
     pub fn execute(&self, task: &Task) -> Result<AsyncResult<(), M>> {
-        let id = self.core.next_id();
-        self.core.submit(
-            self.targets.clone(),
-            id,
-            &Request::Execute {
-                id,
-                task: task.index(),
-            },
-        )?;
+        let task = task.index();
+        let id = self
+            .hub
+            .submit(&self.targets, |id| Request::Execute { id, task })?;
         Ok(AsyncResult::new(
-            self.core.clone(),
+            self.hub.clone(),
             id,
             self.targets.clone(),
             decode_ack,
@@ -486,80 +319,35 @@ impl<M: Multiplicity> DirectView<M> {
         self.execute(task)?.get().map(|_| ())
     }
 
-    /// Maps `f` over `items` without waiting: one block per engine by the block rule, in target
-    /// order (10 items over 4 engines: 3, 3, 2, 2); results come back in input order in a
-    /// [`MapResult`]. A failing item is a remote error naming the engine and the item's index.
-    pub fn map<A, R>(
+    fn start<A, R, I>(
         &self,
         f: &Remote<A, R>,
-        items: impl IntoIterator<Item = A>,
+        items: I,
+        total: Option<usize>,
+        _bound: Option<u64>,
     ) -> Result<MapResult<R>>
     where
         A: Serialize + 'static,
         R: DeserializeOwned + 'static,
+        I: Iterator<Item = A> + 'static,
     {
-        let items: Vec<A> = items.into_iter().collect();
         let spec = MapSpec {
             func: f.index(),
-            name: self.core.registry.name(f.index()).to_string(),
+            name: self.hub.registry.name(f.index()).to_string(),
             targets: self.targets.clone(),
-            total: Some(items.len()),
+            total,
             retries: 0,
             max_outstanding: None,
             unordered: false,
             pinned: true,
         };
-        start_map(
-            &self.core,
-            spec,
-            Chunking::Auto,
-            items.into_iter(),
-            ShowProgress::Auto,
-        )
+        start_map(&self.hub, spec, Chunking::Auto, items, ShowProgress::Auto)
     }
 
-    /// Maps and waits: the results in input order, or every failure together.
-    pub fn map_sync<A, R>(
-        &self,
-        f: &Remote<A, R>,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>>
-    where
-        A: Serialize + 'static,
-        R: DeserializeOwned + 'static,
-    {
-        self.map(f, items)?.into_vec()
-    }
-}
-
-/// Checks that a gathered array fits in the controller's available memory.
-fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
-    let bytes = (layout.total() as u128) * (std::mem::size_of::<T>() as u128);
-    if bytes > isize::MAX as u128 {
-        return Err(Error::Invalid(format!(
-            "cannot gather `{name}`: {bytes} bytes exceed the address space"
-        )));
-    }
-    if let Some(available) = crate::sysinfo::memory_for_results()
-        && bytes > available as u128
-    {
-        return Err(Error::Invalid(format!(
-            "cannot gather `{name}`: the result needs {:.2} GB but the controller has {:.2} GB of memory available",
-            bytes as f64 / 1e9,
-            available as f64 / 1e9
-        )));
-    }
-    Ok(())
-}
-
-/// Broadcasts an array's elements from the controller (contiguously; a non-standard layout is
-/// copied first).
-fn bcast_array(raw: RawComm, a: &ArrayValue, idle: &mut dyn FnMut()) {
-    struct Bcast<'a>(RawComm, &'a mut dyn FnMut());
-    impl ElementsVisitor for Bcast<'_> {
-        fn visit<T: Element>(self, data: &[T]) {
-            bcast_root(self.0, data, self.1);
-        }
-    }
-    a.visit_elements(Bcast(raw, idle));
+    super::map_methods!(
+        "Maps `f` over `items` without waiting: one block per engine by the block rule, in \
+         target order (10 items over 4 engines: 3, 3, 2, 2); results come back in input order \
+         in a [`MapResult`]. A failing item is a remote error naming the engine and the item's \
+         index."
+    );
 }

@@ -1,4 +1,4 @@
-//! PNG images: a histogram chart, a Julia-set picture, and a scaling chart.
+//! PNG images: a histogram chart, a Julia-set picture, a scaling chart, and line charts.
 //!
 //! Drawing is done by `plotters` into an RGB buffer, text through `ab_glyph` with a font
 //! compiled into the binary (Ubuntu Light, from `epaint_default_fonts`): nothing is read from
@@ -7,6 +7,7 @@
 
 mod histogram;
 mod julia;
+mod lines;
 mod scaling;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use super::output::{AtomicFile, OutputError};
 
 pub use histogram::{HistogramChart, histogram_png};
 pub use julia::{JuliaImage, julia_png, julia_rgb};
+pub use lines::{LineChart, LineSeries, lines_png};
 pub use scaling::{ScalingChart, ScalingSeries, scaling_png};
 
 /// The font family name the charts use.

@@ -1,17 +1,14 @@
 //! [`Client`]: what the driver holds, the counterpart of IPython Parallel's `Client`.
 
-pub(crate) mod core;
-pub(crate) mod link;
-pub(crate) mod nodes;
-
 use std::rc::Rc;
 
 use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::ids::EngineId;
+use crate::nodes::{EngineInfo, Node};
 use crate::result::One;
-use crate::targets::{EngineId, Targets};
+use crate::targets::Targets;
 use crate::view::{DirectView, LoadBalancedView};
-use core::Core;
-pub use nodes::{EngineInfo, Node};
 
 /// The driver's handle on the engines. Controller only: [`Cluster::run`](crate::Cluster::run)
 /// passes it to the driver closure on rank 0.
@@ -28,54 +25,52 @@ pub use nodes::{EngineInfo, Node};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) core: Rc<Core>,
+    pub(crate) hub: Rc<Hub>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("engines", &self.core.n_engines())
-            .field("nodes", &self.core.nodes.len())
-            .field("local", &self.core.is_local())
+            .field("engines", &self.hub.n_engines())
+            .field("nodes", &self.hub.nodes.len())
+            .field("local", &self.hub.is_local())
             .finish()
     }
 }
 
 impl Client {
-    pub(crate) fn new(core: Core) -> Client {
-        Client {
-            core: Rc::new(core),
-        }
+    pub(crate) fn new(hub: Hub) -> Client {
+        Client { hub: Rc::new(hub) }
     }
 
     /// The engine ids, `0..n_engines()` (`client.ids`).
     pub fn ids(&self) -> Vec<EngineId> {
-        (0..self.core.n_engines()).collect()
+        (0..self.hub.n_engines()).collect()
     }
 
     /// Number of engines.
     pub fn n_engines(&self) -> usize {
-        self.core.n_engines()
+        self.hub.n_engines()
     }
 
     /// What the controller knows of each engine (pid, host, node), by id.
     pub fn engines(&self) -> &[EngineInfo] {
-        &self.core.engines
+        &self.hub.engines
     }
 
     /// The nodes and which engines run on each.
     pub fn nodes(&self) -> &[Node] {
-        &self.core.nodes
+        &self.hub.nodes
     }
 
     /// Whether this is a one-rank run with an in-process engine (no `mpirun`).
     pub fn is_local(&self) -> bool {
-        self.core.is_local()
+        self.hub.is_local()
     }
 
     /// A view of every engine (`client[:]`, `client.direct_view()`).
     pub fn direct_view(&self) -> DirectView {
-        DirectView::new(self.core.clone(), self.ids())
+        DirectView::new(self.hub.clone(), self.ids())
     }
 
     /// A view of the engines `targets` selects, in its order: a range (`0..2`), a list
@@ -83,41 +78,41 @@ impl Client {
     /// [`Error::Targets`].
     pub fn view(&self, targets: impl Into<Targets>) -> Result<DirectView> {
         let ids = targets.into().resolve(self.n_engines())?;
-        Ok(DirectView::new(self.core.clone(), ids))
+        Ok(DirectView::new(self.hub.clone(), ids))
     }
 
     /// A view of one engine by index (`client[0]`, `client[-1]`): its requests return the value
     /// itself, not a list of one.
     pub fn engine(&self, index: isize) -> Result<DirectView<One>> {
         let ids = Targets::Index(index).resolve(self.n_engines())?;
-        Ok(DirectView::new(self.core.clone(), ids))
+        Ok(DirectView::new(self.hub.clone(), ids))
     }
 
     /// A view of the first (lowest-id) engine of every node, in node order.
     pub fn one_per_node(&self) -> DirectView {
-        let ids = self.core.nodes.iter().map(|n| n.engines[0]).collect();
-        DirectView::new(self.core.clone(), ids)
+        let ids = self.hub.nodes.iter().map(|n| n.engines[0]).collect();
+        DirectView::new(self.hub.clone(), ids)
     }
 
     /// A load-balanced view of every engine (`client.load_balanced_view()`).
     pub fn load_balanced_view(&self) -> LoadBalancedView {
-        LoadBalancedView::new(self.core.clone(), self.ids())
+        LoadBalancedView::new(self.hub.clone(), self.ids())
     }
 
     /// A load-balanced view of the engines `targets` selects.
     pub fn load_balanced_view_of(&self, targets: impl Into<Targets>) -> Result<LoadBalancedView> {
         let ids = targets.into().resolve(self.n_engines())?;
-        Ok(LoadBalancedView::new(self.core.clone(), ids))
+        Ok(LoadBalancedView::new(self.hub.clone(), ids))
     }
 
     /// A view of the engines on node `node` (an index into [`nodes`](Self::nodes)).
     pub fn node_view(&self, node: usize) -> Result<DirectView> {
-        let n = self.core.nodes.get(node).ok_or_else(|| {
+        let n = self.hub.nodes.get(node).ok_or_else(|| {
             Error::Targets(format!(
                 "node {node} is out of range: there are {} nodes",
-                self.core.nodes.len()
+                self.hub.nodes.len()
             ))
         })?;
-        Ok(DirectView::new(self.core.clone(), n.engines.clone()))
+        Ok(DirectView::new(self.hub.clone(), n.engines.clone()))
     }
 }

@@ -1,0 +1,308 @@
+//! How a request reaches its engines, and how their replies come back.
+//!
+//! A request to one engine goes on that engine's direct channel (point-to-point); a request to
+//! the engines of a view of several goes as one broadcast on the view's channel, and their
+//! replies come back in one gather. Either way it carries the fences that keep every engine's
+//! requests in issue order ([`order`](crate::order)). A view's channel and communicators are
+//! made on its first use, in two phases (see [`Request::NewView`]); the all-engines view's exist
+//! from start-up.
+
+use std::rc::Rc;
+
+use super::Hub;
+use super::link::{Delivery, Received, ring_all};
+use super::views::SlotKey;
+use crate::comm::alloc::zeroed_vec;
+use crate::comm::collective::ROOT;
+use crate::comm::doorbell;
+use crate::comm::p2p::{RawComm, recv_slice};
+use crate::error::Result;
+use crate::ids::{EngineId, RequestId, ViewId};
+use crate::protocol::{Envelope, Reply, ReplyBody, Request, Slot, TAG_DATA};
+use crate::reply::Body;
+use crate::value::{Element, Value, WireValue};
+use crate::with_dtype;
+
+impl Hub {
+    /// Sends `make(id)` to every engine of `targets` and tracks their replies; the request's id.
+    pub(crate) fn submit(
+        &self,
+        targets: &Rc<[EngineId]>,
+        make: impl FnOnce(RequestId) -> Request,
+    ) -> Result<RequestId> {
+        let id = self.next_id();
+        let request = make(id);
+        if targets.len() == 1 {
+            self.track(targets, id, None);
+            self.send_direct(targets[0], request)?;
+        } else {
+            let view = self.view_of(targets)?;
+            let key = SlotKey::of(&request);
+            let (positions, slot) = {
+                let views = self.views.borrow();
+                let v = views.get(view);
+                (v.positions.clone(), v.slot_size(key))
+            };
+            self.track(targets, id, Some((view, positions, key)));
+            self.broadcast(view, request, slot)?;
+        }
+        Ok(id)
+    }
+
+    /// Sends `request`, which expects no reply, to every engine of `targets`.
+    pub(crate) fn send_untracked(&self, targets: &Rc<[EngineId]>, request: Request) -> Result<()> {
+        if targets.len() == 1 {
+            self.send_direct(targets[0], request)
+        } else {
+            let view = self.view_of(targets)?;
+            self.broadcast(view, request, 0)
+        }
+    }
+
+    /// Sends `request` to `engine` on its direct channel.
+    pub(crate) fn send_direct(&self, engine: EngineId, request: Request) -> Result<()> {
+        let fences = if request.is_out_of_band() || self.is_local() {
+            Vec::new()
+        } else {
+            self.sequencer.borrow_mut().direct(engine)
+        };
+        let envelope = Envelope {
+            fences,
+            slot: 0,
+            request,
+        };
+        self.link
+            .borrow_mut()
+            .send(&self.registry, engine, &envelope)
+    }
+
+    /// Broadcasts `request` on the channel of `view` (of several engines); `slot > 0` posts the
+    /// reply gather with slots of that size.
+    fn broadcast(&self, view: ViewId, request: Request, slot: usize) -> Result<()> {
+        let mut link = self.link.borrow_mut();
+        let Some(mpi) = link.mpi() else {
+            unreachable!("a one-rank run has one engine: nothing is broadcast")
+        };
+        let fences = self.sequencer.borrow_mut().broadcast(view);
+        let envelope = Envelope {
+            fences,
+            slot: slot as u32,
+            request,
+        };
+        mpi.broadcast(view, postcard::to_stdvec(&envelope)?);
+        let mut views = self.views.borrow_mut();
+        let entry = views.get_mut(view);
+        ring_all(&entry.wake);
+        if slot > 0 {
+            let id = request_id(&envelope.request);
+            let gather = mpi.post_gather(view, entry.targets.len(), slot);
+            entry.gathers.push_back((id, gather));
+        }
+        Ok(())
+    }
+
+    /// The view of exactly `targets`, made now if it is new: the first phase asks every engine
+    /// to get ready (each answers and then runs nothing else), the second tells them all to
+    /// create its communicators together, so that nobody spins in the blocking creation while
+    /// another member is still busy.
+    pub(crate) fn view_of(&self, targets: &Rc<[EngineId]>) -> Result<ViewId> {
+        if let Some(v) = self.views.borrow().find(targets) {
+            return Ok(v);
+        }
+        if self.is_local() {
+            return Ok(self.views.borrow_mut().add(targets.clone(), Vec::new()));
+        }
+        let view = self.views.borrow().next_id();
+        let mut members = vec![ROOT];
+        members.extend(targets.iter().map(|&e| e as i32 + 1));
+        // Phase 1, directly to each engine (the view has no channel yet).
+        let id = self.next_id();
+        self.track(targets, id, None);
+        for &e in targets.iter() {
+            self.send_direct(
+                e,
+                Request::NewView {
+                    id,
+                    view,
+                    members: members.clone(),
+                },
+            )?;
+        }
+        self.wait_for(id, None)?;
+        let answers: Vec<_> = self.take(id).answers.into_iter().flatten().collect();
+        super::tracking::failures(targets, &answers)?;
+        // Phase 2: everyone is waiting for this.
+        for &e in targets.iter() {
+            self.send_direct(e, Request::CreateView { view })?;
+        }
+        self.link
+            .borrow_mut()
+            .mpi()
+            .expect("MPI link")
+            .create_view(view, &members)?;
+        // The wake tree: the engines that share this node, in view order (each engine computes
+        // the same tree from the same members).
+        let line: Vec<i32> = members
+            .iter()
+            .copied()
+            .filter(|r| self.node_ranks.binary_search(r).is_ok())
+            .collect();
+        let wake = doorbell::wake_children(&line, ROOT);
+        let added = self.views.borrow_mut().add(targets.clone(), wake);
+        debug_assert_eq!(added, view);
+        if targets.len() > 1 {
+            self.sequencer.borrow_mut().add_view(view, targets);
+        }
+        Ok(view)
+    }
+
+    /// The data communicator of `view` (MPI only).
+    pub(crate) fn data_comm(&self, view: ViewId) -> RawComm {
+        self.link.borrow_mut().mpi().expect("MPI link").data(view)
+    }
+
+    /// Receives one reply (and every completed reply gather) if there is one. `Ok(true)` if
+    /// something arrived.
+    pub(crate) fn pump(&self) -> Result<bool> {
+        let delivery = self.link.borrow_mut().poll()?;
+        let mut any = false;
+        match delivery {
+            Some(Delivery::Local(id, started, completed, body)) => {
+                self.file(0, id, started, completed, body);
+                any = true;
+            }
+            Some(Delivery::Mpi(received)) => {
+                self.receive(received, None)?;
+                any = true;
+            }
+            None => {}
+        }
+        any |= self.pump_gathers()?;
+        if self.dispatch_pending.replace(false) {
+            self.dispatch()?;
+        }
+        Ok(any)
+    }
+
+    /// Files the slots of every reply gather that has completed (oldest first per view).
+    fn pump_gathers(&self) -> Result<bool> {
+        let mut any = false;
+        let views = self.views.borrow().with_gathers();
+        for view in views {
+            loop {
+                let done = {
+                    let mut views = self.views.borrow_mut();
+                    let entry = views.get_mut(view);
+                    let complete = entry.gathers.front_mut().is_some_and(|(_, g)| g.test());
+                    if complete {
+                        entry.gathers.pop_front()
+                    } else {
+                        None
+                    }
+                };
+                let Some((_, gather)) = done else { break };
+                any = true;
+                let targets = self.views.borrow().get(view).targets.clone();
+                for (pos, slot) in gather.slots().enumerate() {
+                    // `None`: the reply did not fit and comes point-to-point.
+                    if let Some(reply) = Slot::decode(slot)? {
+                        let received = Received {
+                            engine: targets[pos],
+                            reply,
+                            bytes: 0,
+                        };
+                        self.receive(received, Some(pos))?;
+                    }
+                }
+            }
+        }
+        Ok(any)
+    }
+
+    /// Completes a reply (receives its pulled arrays) and files it. `position`: where it came
+    /// from in its view's gather (`None`: point-to-point).
+    fn receive(&self, received: Received, position: Option<usize>) -> Result<()> {
+        let Received {
+            engine,
+            reply,
+            bytes,
+        } = received;
+        let Reply {
+            id,
+            started,
+            completed,
+            body,
+        } = reply;
+        // Where a pulled array's data comes from: the view's data communicator for a broadcast
+        // request, the direct channel otherwise.
+        let route = {
+            let state = self.state.borrow();
+            state
+                .requests
+                .get(&id)
+                .and_then(|t| Some((t.view?, t.position(engine)?, t.slot_key)))
+        };
+        if position.is_none()
+            && let Some((view, _, Some(key))) = route
+        {
+            // Sent point-to-point although broadcast: it did not fit its slot.
+            self.views.borrow_mut().get_mut(view).learn(key, bytes);
+        }
+        let body = match body {
+            ReplyBody::Pulled(items) => {
+                let (comm, source) = match route {
+                    Some((view, pos, _)) => (self.data_comm(view), pos as i32 + 1),
+                    None => (
+                        self.link.borrow_mut().mpi().expect("MPI link").ctrl(),
+                        engine as i32 + 1,
+                    ),
+                };
+                Body::Pulled(
+                    items
+                        .into_iter()
+                        .map(|item| item.map(|wire| receive_value(comm, source, wire)))
+                        .collect(),
+                )
+            }
+            other => Body::from_plain(other),
+        };
+        self.file(engine, id, started, completed, body);
+        Ok(())
+    }
+}
+
+/// The id of a request that expects a reply.
+fn request_id(request: &Request) -> RequestId {
+    match request {
+        Request::Apply { id, .. }
+        | Request::Execute { id, .. }
+        | Request::Map { id, .. }
+        | Request::Push { id, .. }
+        | Request::Pull { id, .. }
+        | Request::Gather { id, .. }
+        | Request::Clear { id, .. }
+        | Request::NewView { id, .. } => *id,
+        Request::Scatter { .. }
+        | Request::CreateView { .. }
+        | Request::Abort { .. }
+        | Request::Shutdown { .. } => unreachable!("no reply is gathered for {request:?}"),
+    }
+}
+
+/// Completes a pulled value: inline values decode, array data is received on `TAG_DATA`.
+fn receive_value(comm: RawComm, source: i32, wire: WireValue) -> Value {
+    match wire {
+        WireValue::Inline(v) => v.into_value(),
+        WireValue::Array(h) => {
+            let dims = h.dims().expect("an engine's array has a valid shape");
+            let len = h
+                .element_count()
+                .expect("an engine's array has a valid length");
+            with_dtype!(h.dtype, T => {
+                let mut data = zeroed_vec::<T>(len);
+                recv_slice(comm, source, TAG_DATA, &mut data, &mut || true);
+                Value::Array(T::wrap(ndarray::ArrayD::from_shape_vec(dims, data).expect("length matches shape")))
+            })
+        }
+    }
+}

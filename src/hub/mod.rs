@@ -1,0 +1,248 @@
+//! The hub: the controller's state behind every `Client`, view and result — requests in flight
+//! and their replies, views and their channels, the task stream, and the one place where replies
+//! are received ([`Hub::pump`]).
+//!
+//! The controller is single-threaded: replies are received whenever the driver calls into
+//! mpiview (waiting on a result, pushing, scattering, ...). Every wait pumps, so replies to
+//! earlier asynchronous requests keep arriving, and tasks keep being dispatched, while a later
+//! transfer waits.
+//!
+//! - [`tracking`]: requests in flight and their answers;
+//! - [`channels`]: how a request reaches its engines (directly or by broadcast), views and their
+//!   reply gathers, receiving replies;
+//! - [`transfers`]: push, pull, scatter and gather, over MPI or on the in-process engine;
+//! - [`tasks`]: driving the load-balanced [`Balancer`];
+//! - [`link`]: the transport (MPI, or the in-process engine of a one-rank run).
+
+pub(crate) mod channels;
+mod gather_layout;
+pub(crate) mod link;
+pub(crate) mod tasks;
+pub(crate) mod tracking;
+pub(crate) mod transfers;
+mod views;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::balance::Balancer;
+use crate::error::{Error, Result};
+use crate::ids::{EngineId, RequestId};
+use crate::nodes::{EngineInfo, Node};
+use crate::order::Sequencer;
+use crate::protocol::Request;
+use crate::registry::Registry;
+use link::Link;
+use tracking::Tracked;
+use views::Views;
+
+#[derive(Default)]
+struct State {
+    next_id: RequestId,
+    requests: HashMap<RequestId, Tracked>,
+    /// By engine: direct and broadcast replies still expected.
+    awaiting: Vec<u32>,
+    /// By engine: replies received (requests and tasks), ever.
+    answered: Vec<u64>,
+    /// Replies filed, ever (a change means something finished).
+    filed: u64,
+    byes: usize,
+}
+
+/// Whether the engines of a transfer have joined it (see [`Hub::gate`]).
+pub(crate) struct Gate {
+    /// By target: the answers after which the engine has reached the transfer.
+    need: Vec<u64>,
+    open: bool,
+    /// Replies filed when last checked.
+    seen: Option<u64>,
+}
+
+impl Gate {
+    /// Whether every engine of `targets` (as given to [`Hub::gate`]) has reached the transfer.
+    pub(crate) fn is_open(&mut self, hub: &Hub, targets: &[EngineId]) -> bool {
+        if self.open {
+            return true;
+        }
+        let state = hub.state.borrow();
+        if self.seen == Some(state.filed) {
+            return false;
+        }
+        self.seen = Some(state.filed);
+        self.open = targets
+            .iter()
+            .zip(&self.need)
+            .all(|(&e, &n)| state.answered[e] >= n);
+        self.open
+    }
+}
+
+/// The controller's state behind every `Client`, view and result.
+pub(crate) struct Hub {
+    pub engines: Vec<EngineInfo>,
+    pub nodes: Vec<Node>,
+    pub registry: Rc<Registry>,
+    link: RefCell<Link>,
+    state: RefCell<State>,
+    views: RefCell<Views>,
+    sequencer: RefCell<Sequencer>,
+    /// An error met while pumping inside a wait that could not return it.
+    deferred: RefCell<Option<Error>>,
+    pumping: Cell<bool>,
+    /// The load-balanced task stream.
+    balancer: RefCell<Balancer>,
+    /// A chunk finished since the last dispatch.
+    dispatch_pending: Cell<bool>,
+    /// World ranks on the controller's node, ascending (the ranks its wake trees reach).
+    node_ranks: Vec<i32>,
+}
+
+impl Hub {
+    /// The hub over `link`. With MPI, the all-engines view's communicators are the link's from
+    /// start-up; `node_ranks` are the world ranks on the controller's node.
+    pub(crate) fn new(
+        engines: Vec<EngineInfo>,
+        nodes: Vec<Node>,
+        registry: Rc<Registry>,
+        link: Link,
+        node_ranks: Vec<i32>,
+    ) -> Hub {
+        let n = engines.len();
+        let settings = crate::settings::get();
+        let mut sequencer = Sequencer::new(n);
+        let all: Rc<[EngineId]> = (0..n).collect();
+        // The all-engines view's wake tree: every rank of this node (world rank order is view
+        // order).
+        let wake = crate::comm::doorbell::wake_children(&node_ranks, crate::comm::collective::ROOT);
+        let views = Views::new(all.clone(), wake);
+        if n > 1 {
+            sequencer.add_view(crate::ids::ALL_ENGINES, &all);
+        }
+        Hub {
+            balancer: RefCell::new(Balancer::new(n, settings.prefetch)),
+            dispatch_pending: Cell::new(false),
+            engines,
+            nodes,
+            registry,
+            link: RefCell::new(link),
+            state: RefCell::new(State {
+                awaiting: vec![0; n],
+                answered: vec![0; n],
+                ..State::default()
+            }),
+            views: RefCell::new(views),
+            sequencer: RefCell::new(sequencer),
+            deferred: RefCell::new(None),
+            pumping: Cell::new(false),
+            node_ranks,
+        }
+    }
+
+    pub(crate) fn n_engines(&self) -> usize {
+        self.engines.len()
+    }
+
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(*self.link.borrow(), Link::Local(_))
+    }
+
+    pub(crate) fn next_id(&self) -> RequestId {
+        let mut s = self.state.borrow_mut();
+        s.next_id += 1;
+        s.next_id
+    }
+
+    /// Receives everything that has arrived; for use inside other waits. An error is kept for
+    /// [`take_deferred`](Self::take_deferred).
+    pub(crate) fn pump_available(&self) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        loop {
+            match self.pump() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    self.deferred.borrow_mut().get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        self.pumping.set(false);
+    }
+
+    /// The first error met by [`pump_available`](Self::pump_available), if any.
+    pub(crate) fn take_deferred(&self) -> Result<()> {
+        match self.deferred.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Pumps until `done()` or the deadline; `Ok(false)` on timeout.
+    pub(crate) fn wait_until(
+        &self,
+        mut done: impl FnMut(&Hub) -> bool,
+        deadline: Option<Instant>,
+    ) -> Result<bool> {
+        let mut backoff = crate::comm::poll::Backoff::new();
+        loop {
+            self.take_deferred()?;
+            if done(self) {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            if self.pump()? {
+                backoff.reset();
+            } else {
+                let sending = self.link.borrow().sends_in_flight();
+                backoff.pause_for_messages(sending, deadline);
+            }
+        }
+    }
+
+    /// A gate that opens once every engine of `targets` has answered everything sent to it so
+    /// far, but for `allowance` replies each (the request now being waited for): then none of
+    /// them is still computing, and a transfer with them moves as fast as both sides drive it.
+    pub(crate) fn gate(&self, targets: &[EngineId], allowance: u32) -> Gate {
+        let state = self.state.borrow();
+        let balancer = self.balancer.borrow();
+        let need = targets
+            .iter()
+            .map(|&e| {
+                let pending = u64::from(state.awaiting[e].saturating_sub(allowance));
+                state.answered[e] + pending + balancer.load(e) as u64
+            })
+            .collect();
+        Gate {
+            need,
+            open: false,
+            seen: None,
+        }
+    }
+
+    /// Tells every engine to stop with `status` and waits for them to say goodbye, at most
+    /// `grace` (forever if `None`). `true` if every engine answered.
+    pub(crate) fn shutdown(&self, status: u8, grace: Option<Duration>) -> Result<bool> {
+        if self.is_local() {
+            return Ok(true);
+        }
+        self.link.borrow_mut().close_channels();
+        for engine in 0..self.n_engines() {
+            self.send_direct(engine, Request::Shutdown { status })?;
+        }
+        let n = self.n_engines();
+        let all = self.wait_until(
+            |hub| hub.state.borrow().byes == n,
+            grace.map(|g| Instant::now() + g),
+        )?;
+        if all {
+            self.link.borrow_mut().flush();
+        }
+        Ok(all)
+    }
+}

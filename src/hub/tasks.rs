@@ -1,0 +1,53 @@
+//! Driving the load-balanced task stream: the [`Balancer`](crate::balance::Balancer) says what
+//! to send; the hub sends it on the engines' direct channels.
+
+use super::Hub;
+use crate::balance::JobRef;
+use crate::error::Result;
+use crate::ids::{EngineId, RequestId};
+use crate::protocol::Request;
+
+impl Hub {
+    /// Starts a job: its chunks go out as engines have room.
+    pub(crate) fn add_job(&self, job: JobRef) -> Result<()> {
+        self.balancer.borrow_mut().add_job(job);
+        self.dispatch()
+    }
+
+    /// Sends every chunk the balancer has room for now.
+    pub(crate) fn dispatch(&self) -> Result<()> {
+        let chunks = self.balancer.borrow_mut().dispatch(&mut || self.next_id());
+        for c in chunks {
+            self.send_direct(
+                c.engine,
+                Request::Map {
+                    id: c.id,
+                    func: c.func,
+                    items: c.items,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Stops a job: nothing more is sent, and its chunks queued on engines are aborted there
+    /// (each comes back as an `Aborted` failure); chunks already running finish.
+    pub(crate) fn abort_job(&self, job: &JobRef) -> Result<()> {
+        let aborts = self.balancer.borrow_mut().abort(job);
+        self.send_aborts(aborts)
+    }
+
+    /// The owner of a job is gone: abort what has not started, forget the job once nothing of it
+    /// is in flight.
+    pub(crate) fn forget_job(&self, job: &JobRef) {
+        let aborts = self.balancer.borrow_mut().forget(job);
+        let _ = self.send_aborts(aborts);
+    }
+
+    fn send_aborts(&self, aborts: Vec<(EngineId, Vec<RequestId>)>) -> Result<()> {
+        for (engine, ids) in aborts {
+            self.send_direct(engine, Request::Abort { ids })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! Requests in flight and their answers.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::Hub;
+use super::views::SlotKey;
+use crate::error::{RemoteError, Result};
+use crate::ids::{EngineId, RequestId, ViewId};
+use crate::protocol::{Request, SHUTDOWN_ID};
+use crate::reply::{Body, remote_error};
+
+/// One engine's answer to a tracked request.
+pub(crate) struct Answer {
+    pub started: f64,
+    pub completed: f64,
+    pub received: f64,
+    pub body: Body,
+}
+
+/// A direct request in flight or answered.
+pub(crate) struct Tracked {
+    pub targets: Rc<[EngineId]>,
+    pub submitted: f64,
+    pub answers: Vec<Option<Answer>>,
+    /// Positions (into `targets`) in the order answers arrived.
+    pub arrivals: Vec<usize>,
+    /// Dropped by its owner: forget it once complete.
+    pub orphaned: bool,
+    /// The view it was broadcast on (`None`: sent directly to its one engine).
+    pub view: Option<ViewId>,
+    /// By engine id, its position in `targets` (broadcast requests).
+    positions: Option<Rc<[u32]>>,
+    /// What its reply-slot size is learned for (broadcast requests).
+    pub slot_key: Option<SlotKey>,
+}
+
+impl Tracked {
+    pub(crate) fn is_complete(&self) -> bool {
+        self.arrivals.len() == self.targets.len()
+    }
+
+    /// The position of `engine` among the targets.
+    pub(crate) fn position(&self, engine: EngineId) -> Option<usize> {
+        match &self.positions {
+            Some(p) => p
+                .get(engine)
+                .copied()
+                .filter(|&p| p != u32::MAX)
+                .map(|p| p as usize),
+            None => self.targets.iter().position(|&e| e == engine),
+        }
+    }
+}
+
+impl Hub {
+    /// Starts tracking request `id` to `targets` (broadcast on `view`, or direct).
+    pub(super) fn track(
+        &self,
+        targets: &Rc<[EngineId]>,
+        id: RequestId,
+        view: Option<(ViewId, Rc<[u32]>, SlotKey)>,
+    ) {
+        let mut state = self.state.borrow_mut();
+        for &e in targets.iter() {
+            state.awaiting[e] += 1;
+        }
+        let (view, positions, slot_key) = match view {
+            Some((v, p, k)) => (Some(v), Some(p), Some(k)),
+            None => (None, None, None),
+        };
+        state.requests.insert(
+            id,
+            Tracked {
+                answers: (0..targets.len()).map(|_| None).collect(),
+                arrivals: Vec::with_capacity(targets.len()),
+                targets: targets.clone(),
+                submitted: crate::clock::now(),
+                orphaned: false,
+                view,
+                positions,
+                slot_key,
+            },
+        );
+    }
+
+    /// Files one engine's answer to request `id` (or a task's, or a goodbye).
+    pub(super) fn file(
+        &self,
+        engine: EngineId,
+        id: RequestId,
+        started: f64,
+        completed: f64,
+        body: Body,
+    ) {
+        let mut state = self.state.borrow_mut();
+        if id == SHUTDOWN_ID {
+            state.byes += 1;
+            return;
+        }
+        state.filed += 1;
+        if let Some(n) = state.answered.get_mut(engine) {
+            *n += 1;
+        }
+        let Some(t) = state.requests.get_mut(&id) else {
+            drop(state);
+            // A chunk of a map; anything else is a reply nobody waits for any more (its result
+            // was dropped and forgotten), and is discarded.
+            if self
+                .balancer
+                .borrow_mut()
+                .complete(id, started, completed, body)
+                .is_ok()
+            {
+                self.dispatch_pending.set(true);
+            }
+            return;
+        };
+        let Some(pos) = t.position(engine) else {
+            return;
+        };
+        if t.answers[pos].is_none() {
+            t.arrivals.push(pos);
+        }
+        t.answers[pos] = Some(Answer {
+            started,
+            completed,
+            received: crate::clock::now(),
+            body,
+        });
+        let finished = t.orphaned && t.is_complete();
+        state.awaiting[engine] = state.awaiting[engine].saturating_sub(1);
+        if finished {
+            state.requests.remove(&id);
+        }
+    }
+
+    /// Runs `f` on tracked request `id`.
+    pub(crate) fn with_tracked<R>(&self, id: RequestId, f: impl FnOnce(&Tracked) -> R) -> R {
+        let state = self.state.borrow();
+        f(state
+            .requests
+            .get(&id)
+            .expect("a result's request is tracked until the result is dropped"))
+    }
+
+    pub(crate) fn is_complete(&self, id: RequestId) -> bool {
+        self.with_tracked(id, Tracked::is_complete)
+    }
+
+    /// Waits for request `id` to complete.
+    pub(crate) fn wait_for(&self, id: RequestId, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.wait_until(|hub| hub.is_complete(id), deadline)
+    }
+
+    /// Forgets request `id` (its owner was dropped); replies still on the way are discarded.
+    pub(crate) fn release(&self, id: RequestId) {
+        let mut state = self.state.borrow_mut();
+        if let Some(t) = state.requests.get_mut(&id) {
+            if t.is_complete() {
+                state.requests.remove(&id);
+            } else {
+                t.orphaned = true;
+            }
+        }
+    }
+
+    /// Removes a completed request and returns it.
+    pub(crate) fn take(&self, id: RequestId) -> Tracked {
+        self.state
+            .borrow_mut()
+            .requests
+            .remove(&id)
+            .expect("tracked")
+    }
+
+    /// Submits, waits for every reply, and returns them in target order.
+    pub(crate) fn round_trip(
+        &self,
+        targets: &Rc<[EngineId]>,
+        request: impl FnOnce(RequestId) -> Request,
+    ) -> Result<Vec<Answer>> {
+        let id = self.submit(targets, request)?;
+        self.wait_for(id, None)?;
+        Ok(self
+            .take(id)
+            .answers
+            .into_iter()
+            .map(|s| s.expect("complete"))
+            .collect())
+    }
+}
+
+/// Collects the failures among a round trip's answers (all of them, in target order).
+pub(crate) fn failures(targets: &[EngineId], answers: &[Answer]) -> Result<()> {
+    let errors: Vec<RemoteError> = targets
+        .iter()
+        .zip(answers)
+        .filter_map(|(&engine, s)| match &s.body {
+            Body::Failed { function, failure } => {
+                Some(remote_error(engine, function, failure.clone(), None))
+            }
+            _ => None,
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.into())
+    }
+}

@@ -1,0 +1,257 @@
+//! Moving values and arrays between the controller and a view's engines: push, pull, scatter,
+//! gather. Over MPI, array data moves with collectives on the view's data communicator; in a
+//! one-rank run the same calls act on the in-process engine's namespace. Views call these and
+//! never see which.
+
+use std::rc::Rc;
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::Hub;
+use super::tracking::{Answer, failures};
+use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
+use crate::comm::p2p::RawComm;
+use crate::error::{Error, Result};
+use crate::ids::EngineId;
+use crate::partition::block_counts;
+use crate::protocol::Request;
+use crate::reply::{Body, remote_error};
+use crate::value::{ArrayValue, Element, ElementsVisitor, TypeSpec, Value};
+
+/// Shape and layout of a gathered array.
+use super::gather_layout::{GatherLayout, gather_layout};
+
+impl Hub {
+    /// What a transfer with `targets` does between its tests: receive what has arrived, and say
+    /// whether every engine has joined it (answered everything sent before, but for `allowance`
+    /// replies each).
+    fn transfer_idle<'a>(
+        &'a self,
+        targets: &'a [EngineId],
+        allowance: u32,
+    ) -> impl FnMut() -> bool + 'a {
+        let mut gate = self.gate(targets, allowance);
+        move || {
+            self.pump_available();
+            gate.is_open(self, targets)
+        }
+    }
+
+    /// Stores `values` under their names on every engine of `targets`.
+    pub(crate) fn push(
+        &self,
+        targets: &Rc<[EngineId]>,
+        values: Vec<(String, Value)>,
+    ) -> Result<()> {
+        if let Some(local) = self.link.borrow_mut().local() {
+            for (name, value) in values {
+                local.state.store(name, value);
+            }
+            return Ok(());
+        }
+        let has_arrays = values.iter().any(|(_, v)| matches!(v, Value::Array(_)));
+        let view = if has_arrays {
+            Some(self.view_of(targets)?)
+        } else {
+            None
+        };
+        let wire = values
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_wire().0))
+            .collect();
+        let id = self.submit(targets, |id| Request::Push {
+            id,
+            view,
+            values: wire,
+        })?;
+        if let Some(view) = view {
+            let raw = self.data_comm(view);
+            let mut idle = self.transfer_idle(targets, 1);
+            for (_, value) in &values {
+                if let Value::Array(a) = value {
+                    bcast_array(raw, a, &mut idle);
+                }
+            }
+        }
+        self.take_deferred()?;
+        self.wait_for(id, None)?;
+        let answers: Vec<Answer> = self.take(id).answers.into_iter().flatten().collect();
+        failures(targets, &answers)
+    }
+
+    /// The values of `names` (each checked against its type on the engine) on every engine of
+    /// `targets`, in target order; every failure together.
+    pub(crate) fn pull(
+        &self,
+        targets: &Rc<[EngineId]>,
+        names: Vec<(String, TypeSpec)>,
+    ) -> Result<Vec<Vec<Value>>> {
+        let answers = self.round_trip(targets, |id| Request::Pull { id, names })?;
+        let mut per_engine = Vec::with_capacity(answers.len());
+        let mut errors = Vec::new();
+        for (&engine, answer) in targets.iter().zip(answers) {
+            match answer.body {
+                Body::Pulled(items) => {
+                    let mut values = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item {
+                            Ok(v) => values.push(v),
+                            Err(f) => errors.push(remote_error(engine, "pull", f, None)),
+                        }
+                    }
+                    per_engine.push(values);
+                }
+                Body::Failed { function, failure } => {
+                    errors.push(remote_error(engine, &function, failure, None))
+                }
+                _ => return Err(Error::Runtime("unexpected reply to a pull".into())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(per_engine)
+        } else {
+            Err(errors.into())
+        }
+    }
+
+    /// Splits `flat` (`rows` items of `item_shape`, standard layout) by the block rule over
+    /// `targets` and stores each part under `name` (a single row as itself if `flatten`).
+    pub(crate) fn scatter<T: Element>(
+        &self,
+        targets: &Rc<[EngineId]>,
+        name: &str,
+        flat: &[T],
+        rows: usize,
+        item_shape: &[usize],
+        flatten: bool,
+    ) -> Result<()> {
+        if let Some(local) = self.link.borrow_mut().local() {
+            local
+                .state
+                .store_partition(name.to_string(), flat.to_vec(), rows, item_shape, flatten);
+            return Ok(());
+        }
+        let view = self.view_of(targets)?;
+        self.send_untracked(
+            targets,
+            Request::Scatter {
+                name: name.to_string(),
+                view,
+                dtype: T::DTYPE,
+                item_shape: item_shape.iter().map(|&d| d as u64).collect(),
+                rows: rows as u64,
+                flatten,
+            },
+        )?;
+        let item_len: usize = item_shape.iter().product();
+        let counts: Vec<usize> = block_counts(rows, targets.len())
+            .into_iter()
+            .map(|r| r * item_len)
+            .collect();
+        let raw = self.data_comm(view);
+        scatterv_root(raw, flat, &counts, &mut self.transfer_idle(targets, 0));
+        self.take_deferred()
+    }
+
+    /// Concatenates the engines' values of `name` along axis 0 in target order, into memory
+    /// from `alloc(n)` (called once the pieces are known to fit; nothing fails after it).
+    pub(crate) fn gather_with<T: Element>(
+        &self,
+        targets: &Rc<[EngineId]>,
+        name: &str,
+        alloc: impl FnOnce(usize) -> Vec<T>,
+    ) -> Result<ArrayD<T>> {
+        if let Some(local) = self.link.borrow_mut().local() {
+            let s = &local.state;
+            let shape = s
+                .gather_shape(name, T::DTYPE)
+                .map_err(|f| Error::from(remote_error(0, "gather", f, None)))?;
+            let layout = gather_layout(&[shape]).map_err(Error::Invalid)?;
+            fits_in_memory::<T>(name, &layout)?;
+            let data = s.gather_data::<T>(name);
+            let mut buf = alloc(layout.total());
+            buf.copy_from_slice(&data);
+            return Ok(
+                ArrayD::from_shape_vec(IxDyn(&layout.shape), buf).expect("layout matches data")
+            );
+        }
+        let view = self.view_of(targets)?;
+        let answers = self.round_trip(targets, |id| Request::Gather {
+            id,
+            name: name.to_string(),
+            view,
+            dtype: T::DTYPE,
+        })?;
+        let mut shapes = Vec::with_capacity(answers.len());
+        let mut errors = Vec::new();
+        for (&engine, answer) in targets.iter().zip(answers) {
+            match answer.body {
+                Body::Shape(Ok(s)) => shapes.push(s),
+                Body::Shape(Err(f)) => errors.push(remote_error(engine, "gather", f, None)),
+                Body::Failed { function, failure } => {
+                    errors.push(remote_error(engine, &function, failure, None))
+                }
+                _ => return Err(Error::Runtime("unexpected reply to a gather".into())),
+            }
+        }
+        let decision = if errors.is_empty() {
+            gather_layout(&shapes)
+                .map_err(|why| Error::Invalid(format!("cannot gather `{name}`: {why}")))
+                .and_then(|layout| fits_in_memory::<T>(name, &layout).map(|()| layout))
+        } else {
+            Err(errors.into())
+        };
+        let raw = self.data_comm(view);
+        let mut idle = self.transfer_idle(targets, 0);
+        match decision {
+            Err(e) => {
+                bcast_root(raw, &[0u64, 0], &mut idle);
+                self.take_deferred()?;
+                Err(e)
+            }
+            Ok(layout) => {
+                let total = layout.total();
+                bcast_root(raw, &[1u64, total as u64], &mut idle);
+                let mut data = alloc(total);
+                gatherv_root(raw, &mut data, &layout.counts, &mut idle);
+                self.take_deferred()?;
+                Ok(
+                    ArrayD::from_shape_vec(IxDyn(&layout.shape), data)
+                        .expect("layout matches data"),
+                )
+            }
+        }
+    }
+}
+
+/// Checks that a gathered array fits in the controller's available memory.
+fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
+    let bytes = (layout.total() as u128) * (std::mem::size_of::<T>() as u128);
+    if bytes > isize::MAX as u128 {
+        return Err(Error::Invalid(format!(
+            "cannot gather `{name}`: {bytes} bytes exceed the address space"
+        )));
+    }
+    if let Some(available) = crate::sysinfo::memory_for_results()
+        && bytes > available as u128
+    {
+        return Err(Error::Invalid(format!(
+            "cannot gather `{name}`: the result needs {:.2} GB but the controller has {:.2} GB of memory available",
+            bytes as f64 / 1e9,
+            available as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
+/// Broadcasts an array's elements from the controller (contiguously; a non-standard layout is
+/// copied first).
+fn bcast_array(raw: RawComm, a: &ArrayValue, idle: &mut dyn FnMut() -> bool) {
+    struct Bcast<'a>(RawComm, &'a mut dyn FnMut() -> bool);
+    impl ElementsVisitor for Bcast<'_> {
+        fn visit<T: Element>(self, data: &[T]) {
+            bcast_root(self.0, data, self.1);
+        }
+    }
+    a.visit_elements(Bcast(raw, idle));
+}
