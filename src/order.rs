@@ -34,11 +34,11 @@
 //! Messages that act on arrival and need no order (aborting queued tasks, the second phase of a
 //! view's creation) travel **out of band**: they are neither counted nor fenced.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EngineId, ViewId};
+use crate::ids::{EngineId, IdMap, ViewId};
 
 /// What must have been accepted before a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,9 +71,10 @@ pub(crate) struct Sequencer {
     /// Messages issued so far, on every channel.
     issued: u64,
     direct: Vec<Count>,
-    views: HashMap<ViewId, ViewChannel>,
-    /// Each engine's last direct message, by issue number (at most one entry per engine).
-    recent_direct: BTreeMap<u64, EngineId>,
+    views: IdMap<ViewId, ViewChannel>,
+    /// Direct messages by issue number, ascending: (issue number, engine). Entries older than an
+    /// engine's latest are dropped now and then, so it holds about one per engine.
+    direct_log: Vec<(u64, EngineId)>,
     /// Issue number of the last message on any view channel.
     last_view: u64,
 }
@@ -83,8 +84,8 @@ impl Sequencer {
         Sequencer {
             issued: 0,
             direct: vec![Count::default(); n_engines],
-            views: HashMap::new(),
-            recent_direct: BTreeMap::new(),
+            views: IdMap::default(),
+            direct_log: Vec::new(),
             last_view: 0,
         }
     }
@@ -128,12 +129,15 @@ impl Sequencer {
         }
         self.issued += 1;
         let count = &mut self.direct[engine];
-        if count.last != 0 {
-            self.recent_direct.remove(&count.last);
-        }
         count.sent += 1;
         count.last = self.issued;
-        self.recent_direct.insert(self.issued, engine);
+        self.direct_log.push((self.issued, engine));
+        if self.direct_log.len() > 2 * self.direct.len() + 64 {
+            // Only each engine's latest direct message can be fenced on.
+            let direct = &self.direct;
+            self.direct_log
+                .retain(|&(issued, e)| direct[e].last == issued);
+        }
         fences.sort_unstable();
         fences
     }
@@ -157,8 +161,11 @@ impl Sequencer {
                 }
             }
         }
-        for (_, &engine) in self.recent_direct.range(previous + 1..) {
-            if channel.member[engine] {
+        let start = self
+            .direct_log
+            .partition_point(|&(issued, _)| issued <= previous);
+        for &(issued, engine) in &self.direct_log[start..] {
+            if channel.member[engine] && self.direct[engine].last == issued {
                 fences.push(Fence::Direct {
                     engine,
                     count: self.direct[engine].sent,
@@ -199,22 +206,30 @@ impl<M> Default for Queue<M> {
 /// The engine's side: messages as they arrive on each channel, released in issue order.
 pub(crate) struct Acceptor<M> {
     me: EngineId,
-    direct: Queue<M>,
-    views: HashMap<ViewId, Queue<M>>,
+    /// The direct channel first, then the views in the order this engine joined them.
+    queues: Vec<(Channel, Queue<M>)>,
+    /// Where each view's queue is in `queues`.
+    index: IdMap<ViewId, usize>,
+    /// Messages that arrived and were not yet released.
+    waiting: usize,
 }
 
 impl<M> Acceptor<M> {
     pub(crate) fn new(me: EngineId) -> Acceptor<M> {
         Acceptor {
             me,
-            direct: Queue::default(),
-            views: HashMap::new(),
+            queues: vec![(Channel::Direct, Queue::default())],
+            index: IdMap::default(),
+            waiting: 0,
         }
     }
 
     /// This engine became a member of `view`.
     pub(crate) fn add_view(&mut self, view: ViewId) {
-        self.views.entry(view).or_default();
+        if !self.index.contains_key(&view) {
+            self.index.insert(view, self.queues.len());
+            self.queues.push((Channel::View(view), Queue::default()));
+        }
     }
 
     /// A message arrived on `channel` (channels deliver in order).
@@ -222,47 +237,46 @@ impl<M> Acceptor<M> {
     /// # Panics
     /// If `channel` is a view this engine was not added to.
     pub(crate) fn arrive(&mut self, channel: Channel, fences: Vec<Fence>, message: M) {
-        self.queue(channel).waiting.push_back((fences, message));
-    }
-
-    fn queue(&mut self, channel: Channel) -> &mut Queue<M> {
-        match channel {
-            Channel::Direct => &mut self.direct,
-            Channel::View(v) => self.views.get_mut(&v).expect("a view of this engine"),
-        }
+        let i = match channel {
+            Channel::Direct => 0,
+            Channel::View(v) => self.index[&v],
+        };
+        self.queues[i].1.waiting.push_back((fences, message));
+        self.waiting += 1;
     }
 
     fn holds(&self, fence: &Fence) -> bool {
         match *fence {
-            Fence::View { view, count } => {
-                self.views.get(&view).is_none_or(|q| q.accepted >= count)
+            Fence::View { view, count } => self
+                .index
+                .get(&view)
+                .is_none_or(|&i| self.queues[i].1.accepted >= count),
+            Fence::Direct { engine, count } => {
+                engine != self.me || self.queues[0].1.accepted >= count
             }
-            Fence::Direct { engine, count } => engine != self.me || self.direct.accepted >= count,
         }
     }
 
     /// The next message that may run, if any: the head of a channel whose fences hold.
     pub(crate) fn next(&mut self) -> Option<M> {
-        let ready = std::iter::once(Channel::Direct)
-            .chain(self.views.keys().map(|&v| Channel::View(v)))
-            .find(|&c| {
-                let q = match c {
-                    Channel::Direct => &self.direct,
-                    Channel::View(v) => &self.views[&v],
-                };
-                q.waiting
-                    .front()
-                    .is_some_and(|(fences, _)| fences.iter().all(|f| self.holds(f)))
-            })?;
-        let q = self.queue(ready);
+        if self.waiting == 0 {
+            return None;
+        }
+        let ready = self.queues.iter().position(|(_, q)| {
+            q.waiting
+                .front()
+                .is_some_and(|(fences, _)| fences.iter().all(|f| self.holds(f)))
+        })?;
+        let q = &mut self.queues[ready].1;
         q.accepted += 1;
+        self.waiting -= 1;
         q.waiting.pop_front().map(|(_, m)| m)
     }
 
     /// Messages that arrived but may not run yet.
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> usize {
-        self.direct.waiting.len() + self.views.values().map(|q| q.waiting.len()).sum::<usize>()
+        self.waiting
     }
 }
 
@@ -271,6 +285,7 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+    use std::collections::HashMap;
 
     /// Issues `n` random messages (direct ones and broadcasts on `views`) to `engines` engines,
     /// delivers each channel in order but the channels interleaved at random, and checks that
@@ -317,7 +332,7 @@ mod tests {
             let mut channels: Vec<Channel> = inbox.keys().copied().collect();
             channels.sort_by_key(|c| match c {
                 Channel::Direct => 0,
-                Channel::View(v) => 1 + *v as u64,
+                Channel::View(v) => 1 + u64::from(*v),
             });
             while inbox.values().any(|q| !q.is_empty()) {
                 // One arrival on a random channel that still has messages.

@@ -168,13 +168,14 @@ pub(crate) enum ReplyBody {
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.
 pub(crate) fn frame<T: Serialize>(msg: &T) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
-    let body = postcard::to_stdvec(msg)?;
-    if body.len() < INLINE_MAX {
-        let mut framed = Vec::with_capacity(body.len() + 1);
-        framed.push(FRAME_INLINE);
-        framed.extend_from_slice(&body);
+    // Encoded after the frame byte, in one buffer: most messages are a few dozen bytes.
+    let mut framed = Vec::with_capacity(64);
+    framed.push(FRAME_INLINE);
+    let mut framed = postcard::to_extend(msg, framed)?;
+    if framed.len() <= INLINE_MAX {
         Ok((framed, None))
     } else {
+        let body = framed.split_off(1);
         let mut marker = vec![FRAME_LARGE];
         marker.extend_from_slice(&(body.len() as u64).to_le_bytes());
         Ok((marker, Some(body)))

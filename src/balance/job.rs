@@ -1,7 +1,7 @@
 //! One map (or one load-balanced task) as the controller runs it: inputs to send, results as
 //! they come back, retries, abort.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -10,7 +10,7 @@ use super::chunking::ChunkPlan;
 use super::source::{ChunkSource, Encoded};
 use super::store::Store;
 use crate::error::{Error, RemoteErrorKind};
-use crate::ids::EngineId;
+use crate::ids::{EngineId, IdMap};
 use crate::registry::Failure;
 use crate::reply::{Body, remote_error};
 
@@ -102,7 +102,7 @@ pub(crate) struct MapJob<R> {
     staged: Option<(Encoded, Option<Retry>)>,
     retries: VecDeque<Retry>,
     /// Encoded chunks in flight, kept for per-item retries.
-    kept: HashMap<(u64, u32), Encoded>,
+    kept: IdMap<(u64, u32), Encoded>,
     in_flight: usize,
     /// The next target of a pinned (direct) map.
     pinned_next: usize,
@@ -136,7 +136,7 @@ impl<R: DeserializeOwned> MapJob<R> {
             source_done: false,
             staged: None,
             retries: VecDeque::new(),
-            kept: HashMap::new(),
+            kept: IdMap::default(),
             in_flight: 0,
             pinned_next: 0,
             store,
@@ -364,7 +364,11 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
 
     fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body) {
         self.in_flight -= 1;
-        let kept = self.kept.remove(&(sent.first, sent.attempt));
+        let kept = if self.kept.is_empty() {
+            None
+        } else {
+            self.kept.remove(&(sent.first, sent.attempt))
+        };
         let mapped = matches!(body, Body::Mapped(_));
         for (k, outcome) in self.outcomes(sent.count, body).into_iter().enumerate() {
             let index = sent.first + k as u64;

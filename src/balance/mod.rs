@@ -23,7 +23,7 @@ use std::rc::Rc;
 use job::{Job, Sent};
 use scheduler::Scheduler;
 
-use crate::ids::{EngineId, RequestId};
+use crate::ids::{EngineId, IdMap, RequestId};
 use crate::reply::Body;
 
 /// A job as the balancer holds it.
@@ -41,7 +41,7 @@ pub(crate) struct Dispatch {
 pub(crate) struct Balancer {
     scheduler: Scheduler,
     jobs: Vec<JobRef>,
-    in_flight: HashMap<RequestId, (JobRef, Sent)>,
+    in_flight: IdMap<RequestId, (JobRef, Sent)>,
 }
 
 impl Balancer {
@@ -50,7 +50,7 @@ impl Balancer {
         Balancer {
             scheduler: Scheduler::new(n_engines, prefetch),
             jobs: Vec::new(),
-            in_flight: HashMap::new(),
+            in_flight: IdMap::default(),
         }
     }
 
@@ -65,10 +65,14 @@ impl Balancer {
     }
 
     /// The chunks to send now, while some job has one and an engine it may use has room; each
-    /// gets an id from `next_id`.
-    pub(crate) fn dispatch(&mut self, next_id: &mut dyn FnMut() -> RequestId) -> Vec<Dispatch> {
-        let mut out = Vec::new();
-        for job in self.jobs.clone() {
+    /// gets an id from `next_id` and goes to `send` (whose error stops the dispatch).
+    pub(crate) fn dispatch<E>(
+        &mut self,
+        next_id: &mut dyn FnMut() -> RequestId,
+        send: &mut dyn FnMut(Dispatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for k in 0..self.jobs.len() {
+            let job = self.jobs[k].clone();
             loop {
                 let targets = job.borrow().targets().clone();
                 if !self.scheduler.has_room(&targets) {
@@ -96,15 +100,15 @@ impl Balancer {
                     attempt: chunk.attempt,
                 };
                 self.in_flight.insert(id, (job.clone(), sent));
-                out.push(Dispatch {
+                send(Dispatch {
                     id,
                     engine,
                     func,
                     items: chunk.bytes,
-                });
+                })?;
             }
         }
-        out
+        Ok(())
     }
 
     /// Files the reply of chunk `id`; gives `body` back if `id` is not a chunk in flight.
@@ -191,6 +195,23 @@ mod tests {
         Rc::new(RefCell::new(MapJob::new(spec, chunking, source)))
     }
 
+    /// Every chunk the balancer sends now, with ids counted in `next`.
+    fn dispatched(b: &mut Balancer, next: &mut RequestId) -> Vec<Dispatch> {
+        let mut out = Vec::new();
+        b.dispatch::<()>(
+            &mut || {
+                *next += 1;
+                *next
+            },
+            &mut |d| {
+                out.push(d);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
     /// What an engine does with a chunk: doubles every item; fails item 13 the first time.
     fn run(items: &[u8], failed_once: &mut bool) -> Body {
         let items: Vec<u64> = postcard::from_bytes(items).unwrap();
@@ -223,10 +244,7 @@ mod tests {
         let mut ran = vec![0; n_engines];
         let mut failed_once = false;
         loop {
-            for d in b.dispatch(&mut || {
-                next += 1;
-                next
-            }) {
+            for d in dispatched(&mut b, &mut next) {
                 assert!(queues[d.engine].len() < 2, "an engine's window overflowed");
                 queues[d.engine].push_back(d);
             }
@@ -273,20 +291,14 @@ mod tests {
         let jr: JobRef = j.clone();
         b.add_job(jr.clone());
         let mut next = 0;
-        let sent = b.dispatch(&mut || {
-            next += 1;
-            next
-        });
+        let sent = dispatched(&mut b, &mut next);
         assert_eq!(sent.len(), 4, "two chunks queued on each engine");
-        assert!(
-            b.dispatch(&mut || unreachable!()).is_empty(),
-            "windows full"
-        );
+        assert!(dispatched(&mut b, &mut next).is_empty(), "windows full");
         let aborts = b.abort(&jr);
         assert_eq!(aborts, vec![(0, vec![1, 3]), (1, vec![2, 4])]);
         // Nothing more goes out once aborted, even with room.
         assert!(b.complete(1, 0.0, 0.0, Body::Ack).is_ok());
-        assert!(b.dispatch(&mut || unreachable!()).is_empty());
+        assert!(dispatched(&mut b, &mut next).is_empty());
         assert_eq!(b.load(0), 1);
     }
 }

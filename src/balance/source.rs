@@ -51,7 +51,21 @@ impl<A: Serialize, I: Iterator<Item = A>> ChunkSource for IterSource<I> {
         if self.done {
             return None;
         }
-        let items: Vec<A> = self.iter.by_ref().take(max.max(1)).collect();
+        let max = max.max(1);
+        if max == 1 && !self.keep_offsets {
+            // One item (a task stream): encoded as a one-element `Vec<A>` without collecting.
+            let Some(item) = self.iter.next() else {
+                self.done = true;
+                return None;
+            };
+            let encoded = postcard::to_extend(&item, vec![1u8]).map_err(Into::into);
+            return Some(encoded.map(|bytes| Encoded {
+                bytes,
+                count: 1,
+                offsets: None,
+            }));
+        }
+        let items: Vec<A> = self.iter.by_ref().take(max).collect();
         if items.len() < max.max(1) {
             self.done = true;
         }

@@ -37,56 +37,80 @@ pub(crate) fn set_max_count(n: u64) {
     MAX_COUNT.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// A receive kept posted for control messages of at most `INLINE_MAX` bytes.
+/// A receive kept posted for control messages of at most `INLINE_MAX` bytes: a persistent
+/// request (`MPI_Recv_init`), restarted after each message, which costs less than a new
+/// `MPI_Irecv` every time.
 pub(crate) struct Mailbox {
-    // Declared before `buf`: dropping it cancels the receive before the buffer is freed.
-    pending: Pending,
+    raw: ffi::MPI_Request,
+    /// Whether the receive is started (and not yet completed).
+    active: bool,
+    // The buffer outlives the request: Drop cancels and frees the request first.
     buf: Vec<u8>,
-    comm: RawComm,
-    source: i32,
-    tag: i32,
 }
 
 impl Mailbox {
     /// Posts a receive from `source` (or [`any_source`]) on `tag`.
     pub(crate) fn post(comm: RawComm, source: i32, tag: i32) -> Mailbox {
         let mut buf = vec![0u8; INLINE_MAX + 16];
-        let pending = post_recv(comm, source, tag, &mut buf);
+        let mut raw = super::request::request_null();
+        // SAFETY: `buf` is owned by the Mailbox with the request and never moved or freed while
+        // the request exists (Drop frees the request first); its heap buffer does not move.
+        unsafe {
+            ffi::MPI_Recv_init(
+                buf.as_mut_ptr().cast(),
+                buf.len() as i32,
+                ffi::RSMPI_UINT8_T,
+                source,
+                tag,
+                comm.0,
+                &mut raw,
+            );
+            ffi::MPI_Start(&mut raw);
+        }
         Mailbox {
-            pending,
+            raw,
+            active: true,
             buf,
-            comm,
-            source,
-            tag,
         }
     }
 
     /// The next message if one has arrived: its source rank and bytes. The receive is posted
     /// again before this returns.
     pub(crate) fn poll(&mut self) -> Option<(i32, Vec<u8>)> {
-        let status = self.pending.test()?;
-        let message = self.buf[..status_bytes(&status)].to_vec();
-        let source = status_source(&status);
-        self.pending = post_recv(self.comm, self.source, self.tag, &mut self.buf);
-        Some((source, message))
+        self.poll_with(|source, bytes| (source, bytes.to_vec()))
+    }
+
+    /// Like [`poll`](Self::poll), but hands the message to `read` in place (no copy), then posts
+    /// the receive again.
+    pub(crate) fn poll_with<R>(&mut self, read: impl FnOnce(i32, &[u8]) -> R) -> Option<R> {
+        let mut flag = 0;
+        // SAFETY: MPI_Status is plain data that MPI_Test fills in.
+        let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
+        // SAFETY: `raw` is a started persistent request owned by this Mailbox.
+        unsafe { ffi::MPI_Test(&mut self.raw, &mut flag, &mut status) };
+        if flag == 0 {
+            return None;
+        }
+        self.active = false;
+        let out = read(status_source(&status), &self.buf[..status_bytes(&status)]);
+        // SAFETY: the request is inactive (completed) and its buffer is not in use.
+        unsafe { ffi::MPI_Start(&mut self.raw) };
+        self.active = true;
+        Some(out)
     }
 }
 
-fn post_recv(comm: RawComm, source: i32, tag: i32, buf: &mut [u8]) -> Pending {
-    let mut raw = super::request::request_null();
-    // SAFETY: `buf` is owned by the Mailbox next to the returned Pending, which is dropped (and
-    // so completed) first.
-    unsafe {
-        ffi::MPI_Irecv(
-            buf.as_mut_ptr().cast(),
-            buf.len() as i32,
-            ffi::RSMPI_UINT8_T,
-            source,
-            tag,
-            comm.0,
-            &mut raw,
-        );
-        Pending::new(raw, true)
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        // SAFETY: `raw` is this Mailbox's persistent request: an active one is cancelled and
+        // completed before the request is freed and before `buf` is dropped.
+        unsafe {
+            if self.active {
+                ffi::MPI_Cancel(&mut self.raw);
+                ffi::MPI_Wait(&mut self.raw, ffi::RSMPI_STATUS_IGNORE);
+            }
+            ffi::MPI_Request_free(&mut self.raw);
+        }
     }
 }
 
@@ -94,23 +118,24 @@ fn post_recv(comm: RawComm, source: i32, tag: i32, buf: &mut [u8]) -> Pending {
 /// gathers it started); each keeps its buffer until MPI is done with it.
 pub(crate) struct Outbox {
     comm: RawComm,
-    // (Pending, buffer): tuple fields drop in order, so the request completes first.
-    sends: Vec<(Pending, Vec<u8>)>,
+    // (Pending, buffer): tuple fields drop in order, so the request completes first. Oldest
+    // first: operations mostly complete in the order they started.
+    sends: std::collections::VecDeque<(Pending, Vec<u8>)>,
 }
 
 impl Outbox {
     pub(crate) fn new(comm: RawComm) -> Outbox {
         Outbox {
             comm,
-            sends: Vec::new(),
+            sends: std::collections::VecDeque::new(),
         }
     }
 
     /// Keeps `buffer` until `pending`, an operation that reads or writes it, has completed.
     pub(crate) fn keep(&mut self, pending: Pending, buffer: Vec<u8>) {
-        self.sends.push((pending, buffer));
+        self.sends.push_back((pending, buffer));
         if self.sends.len() > 64 {
-            self.progress();
+            self.sends.retain_mut(|(p, _)| p.test().is_none());
         }
     }
 
@@ -155,14 +180,30 @@ impl Outbox {
         Ok(())
     }
 
-    /// Whether sends are still in flight (as of the last [`progress`](Self::progress)).
-    pub(crate) fn in_flight(&self) -> bool {
+    /// Whether sends are still in flight (tested now).
+    pub(crate) fn in_flight(&mut self) -> bool {
+        self.progress();
         !self.sends.is_empty()
     }
 
-    /// Frees the buffers of finished sends.
+    /// Frees the buffers of finished operations, oldest first, up to the first one still in
+    /// flight (one test per call in the steady state: every test drives all of MPI's progress).
     pub(crate) fn progress(&mut self) {
-        self.sends.retain_mut(|(p, _)| p.test().is_none());
+        while let Some((p, _)) = self.sends.front_mut() {
+            if p.test().is_none() {
+                return;
+            }
+            self.sends.pop_front();
+        }
+    }
+
+    /// Like [`progress`](Self::progress), but only once a few operations have piled up: on a
+    /// hot path whose other tests drive MPI's progress anyway, so that each loop costs one test
+    /// fewer.
+    pub(crate) fn progress_lazily(&mut self) {
+        if self.sends.len() > 8 {
+            self.progress();
+        }
     }
 
     /// Waits until every send has finished.

@@ -147,7 +147,15 @@ pub(crate) struct Backoff {
     config: PollConfig,
     start: Instant,
     sleep: Duration,
+    /// Pauses since the clock was last read in the spin phase.
+    spins: u32,
+    /// The spin phase is over.
+    spun: bool,
 }
+
+/// The spin phase reads the clock once every this many pauses (reading it every time took a
+/// quarter of an idle engine's loop).
+const SPINS_PER_CLOCK: u32 = 16;
 
 impl Backoff {
     /// A wait starting now, with the process-wide settings.
@@ -160,18 +168,30 @@ impl Backoff {
             config,
             start: Instant::now(),
             sleep: Duration::from_micros(1),
+            spins: 0,
+            spun: false,
         }
+    }
+
+    /// Whether the spin phase lasts (the clock read every [`SPINS_PER_CLOCK`] pauses).
+    fn spinning(&mut self) -> bool {
+        if self.spun || self.config.spin.is_zero() {
+            return false;
+        }
+        self.spins += 1;
+        if self.spins < SPINS_PER_CLOCK {
+            return true;
+        }
+        self.spins = 0;
+        self.spun = self.start.elapsed() >= self.config.spin;
+        !self.spun
     }
 
     /// Waits a little: spins (or yields) while the spin budget lasts, then sleeps a doubling
     /// time up to the cap.
     pub(crate) fn pause(&mut self) {
-        if self.start.elapsed() < self.config.spin {
-            if self.config.yield_when_spinning {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
+        if self.spinning() {
+            self.spin_once();
             return;
         }
         super::doorbell::sleep(self.sleep);
@@ -186,11 +206,16 @@ impl Backoff {
     /// a second instead of hundreds. Falls back to [`pause`](Self::pause) while this rank's own
     /// sends are in flight (a large message may need its sender's progress) and when a peer has
     /// no doorbell; never sleeps past `deadline`.
-    pub(crate) fn pause_for_messages(&mut self, sends_in_flight: bool, deadline: Option<Instant>) {
-        if sends_in_flight
-            || !super::doorbell::covers_every_peer()
-            || self.start.elapsed() < self.config.spin
-        {
+    pub(crate) fn pause_for_messages(
+        &mut self,
+        sends_in_flight: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) {
+        if self.spinning() {
+            self.spin_once();
+            return;
+        }
+        if sends_in_flight() || !super::doorbell::covers_every_peer() {
             self.pause();
             return;
         }
@@ -204,10 +229,21 @@ impl Backoff {
         self.sleep = (self.sleep * 2).min(cap);
     }
 
+    /// One test's worth of waiting in the spin phase: give the core away when oversubscribed.
+    fn spin_once(&self) {
+        if self.config.yield_when_spinning {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+
     /// Starts over from the spin phase (after the condition made progress).
     pub(crate) fn reset(&mut self) {
         self.start = Instant::now();
         self.sleep = Duration::from_micros(1);
+        self.spins = 0;
+        self.spun = false;
     }
 }
 
@@ -264,7 +300,9 @@ mod tests {
         // A peer still computing: the usual backoff, which sleeps once its spin is over.
         let mut w = TransferWait::new(100_000_000);
         w.backoff.start -= Duration::from_secs(1);
-        w.pause(false);
+        for _ in 0..2 * SPINS_PER_CLOCK {
+            w.pause(false);
+        }
         assert!(w.backoff.sleep > Duration::from_micros(1));
     }
 

@@ -10,8 +10,6 @@
 //! gather or pull moves with the view's data communicator, keeping MPI's progress going while
 //! it does ([`TransferWait`](crate::comm::poll::TransferWait)).
 
-use std::collections::{HashMap, HashSet};
-
 use mpi::topology::SimpleCommunicator;
 
 use super::handle_simple;
@@ -24,7 +22,7 @@ use crate::comm::p2p::{Mailbox, Outbox, RawComm, recv_bulk, send_slice};
 use crate::comm::poll::Backoff;
 use crate::comm::view_comms::ViewComms;
 use crate::error::{RemoteErrorKind, Result};
-use crate::ids::{RequestId, ViewId};
+use crate::ids::{IdMap, IdSet, RequestId, ViewId};
 use crate::order::{Acceptor, Channel};
 use crate::partition::block_len;
 use crate::protocol::{
@@ -59,13 +57,14 @@ pub(crate) fn serve(setup: Setup<'_>, registry: &Registry, state: EngineState) -
         world_rank: setup.world_rank,
         registry,
         state,
-        views: HashMap::new(),
+        views: IdMap::default(),
         mailbox: Mailbox::post(raw, ROOT, TAG_MSG),
         outbox: Outbox::new(raw),
         acceptor: Acceptor::new(me),
-        aborted: HashSet::new(),
-        created: HashSet::new(),
+        aborted: IdSet::default(),
+        created: IdSet::default(),
         status: None,
+        listening: 0,
     };
     let n_engines = server.state.n_engines;
     let members: Vec<i32> = (0..=n_engines as i32).collect();
@@ -97,16 +96,18 @@ struct Server<'a> {
     world_rank: i32,
     registry: &'a Registry,
     state: EngineState,
-    views: HashMap<ViewId, View>,
+    views: IdMap<ViewId, View>,
     mailbox: Mailbox,
     outbox: Outbox,
     acceptor: Acceptor<Incoming>,
     /// Tasks aborted before they ran.
-    aborted: HashSet<RequestId>,
+    aborted: IdSet<RequestId>,
     /// Views whose second creation phase came.
-    created: HashSet<ViewId>,
+    created: IdSet<ViewId>,
     /// Set by `Shutdown`: the loop ends once every view's channel is closed.
     status: Option<u8>,
+    /// Views with a posted listener.
+    listening: usize,
 }
 
 impl Server<'_> {
@@ -114,15 +115,15 @@ impl Server<'_> {
         let mut backoff = Backoff::new();
         loop {
             self.drain()?;
-            self.outbox.progress();
+            self.outbox.progress_lazily();
             if let Some(status) = self.status
-                && self.views.values().all(|v| v.listener.is_none())
+                && self.listening == 0
             {
                 self.outbox.flush();
                 return Ok(status);
             }
             let Some(incoming) = self.acceptor.next() else {
-                backoff.pause_for_messages(self.outbox.in_flight(), None);
+                backoff.pause_for_messages(|| self.outbox.in_flight(), None);
                 continue;
             };
             self.handle(incoming)?;
@@ -132,12 +133,17 @@ impl Server<'_> {
 
     /// Moves every arrived message into the acceptor; acts on out-of-band ones at once.
     fn drain(&mut self) -> Result<()> {
-        while let Some((_, bytes)) = self.mailbox.poll() {
-            let envelope: Envelope = match unframe(&bytes)? {
-                Frame::Inline(body) => decode(body)?,
-                Frame::Large(len) => decode(&recv_bulk(self.raw, ROOT, len, &mut || true))?,
-            };
-            self.arrive(Channel::Direct, envelope);
+        let raw = self.raw;
+        while let Some(envelope) = self.mailbox.poll_with(|_, bytes| -> Result<Envelope> {
+            match unframe(bytes)? {
+                Frame::Inline(body) => decode(body),
+                Frame::Large(len) => decode(&recv_bulk(raw, ROOT, len, &mut || true)),
+            }
+        }) {
+            self.arrive(Channel::Direct, envelope?);
+        }
+        if self.listening == 0 {
+            return Ok(());
         }
         let mut heard = Vec::new();
         for (&id, view) in self.views.iter_mut() {
@@ -154,6 +160,7 @@ impl Server<'_> {
                     }
                     Heard::Closed => {
                         view.listener = None;
+                        self.listening -= 1;
                         break;
                     }
                 }
@@ -356,8 +363,7 @@ impl Server<'_> {
         let mut backoff = Backoff::new();
         while !self.created.contains(&view) {
             self.drain()?;
-            self.outbox.progress();
-            backoff.pause_for_messages(self.outbox.in_flight(), None);
+            backoff.pause_for_messages(|| self.outbox.in_flight(), None);
         }
         self.created.remove(&view);
         let comms = ViewComms::create(self.factory, members, view)?;
@@ -369,6 +375,7 @@ impl Server<'_> {
         let listener = comms.request().map(Listener::post);
         if listener.is_some() {
             self.acceptor.add_view(view);
+            self.listening += 1;
         }
         // The wake tree: the controller, then the members on its node (if this is its node).
         let line: Vec<i32> = if self.node.holds(ROOT) {

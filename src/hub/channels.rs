@@ -97,6 +97,7 @@ impl Hub {
             let id = request_id(&envelope.request);
             let gather = mpi.post_gather(view, entry.targets.len(), slot);
             entry.gathers.push_back((id, gather));
+            self.gathers_in_flight.set(self.gathers_in_flight.get() + 1);
         }
         Ok(())
     }
@@ -177,7 +178,9 @@ impl Hub {
             }
             None => {}
         }
-        any |= self.pump_gathers()?;
+        if self.gathers_in_flight.get() > 0 {
+            any |= self.pump_gathers()?;
+        }
         if self.dispatch_pending.replace(false) {
             self.dispatch()?;
         }
@@ -201,6 +204,7 @@ impl Hub {
                     }
                 };
                 let Some((_, gather)) = done else { break };
+                self.gathers_in_flight.set(self.gathers_in_flight.get() - 1);
                 any = true;
                 let targets = self.views.borrow().get(view).targets.clone();
                 for (pos, slot) in gather.slots().enumerate() {
@@ -234,8 +238,8 @@ impl Hub {
             body,
         } = reply;
         // Where a pulled array's data comes from: the view's data communicator for a broadcast
-        // request, the direct channel otherwise.
-        let route = {
+        // request, the direct channel otherwise. (Task replies, the most frequent, skip this.)
+        let route = || {
             let state = self.state.borrow();
             state
                 .requests
@@ -243,13 +247,15 @@ impl Hub {
                 .and_then(|t| Some((t.view?, t.position(engine)?, t.slot_key)))
         };
         if position.is_none()
-            && let Some((view, _, Some(key))) = route
+            && bytes > Slot::MIN
+            && let Some((view, _, Some(key))) = route()
         {
             // Sent point-to-point although broadcast: it did not fit its slot.
             self.views.borrow_mut().get_mut(view).learn(key, bytes);
         }
         let body = match body {
             ReplyBody::Pulled(items) => {
+                let route = route();
                 let (comm, source) = match route {
                     Some((view, pos, _)) => (self.data_comm(view), pos as i32 + 1),
                     None => (

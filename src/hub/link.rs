@@ -2,7 +2,7 @@
 //! in-process engine directly. The hub sends and receives through a [`Link`] and never calls
 //! MPI itself.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
@@ -15,7 +15,7 @@ use crate::comm::view_comms::ViewComms;
 use crate::engine::handle_simple;
 use crate::engine::state::{EngineState, namespace_failure};
 use crate::error::Result;
-use crate::ids::{EngineId, RequestId, ViewId};
+use crate::ids::{EngineId, IdMap, RequestId, ViewId};
 use crate::protocol::{Envelope, Frame, Reply, Request, TAG_MSG, decode, unframe};
 use crate::registry::Registry;
 use crate::reply::Body;
@@ -32,7 +32,7 @@ pub(crate) struct MpiLink {
     // Field order is drop order: requests (mailbox, outbox) go before the communicators they use.
     mailbox: Mailbox,
     outbox: Outbox,
-    views: HashMap<ViewId, ViewComms>,
+    views: IdMap<ViewId, ViewComms>,
     ctrl: SimpleCommunicator,
     /// Parent of view communicators (nothing else uses it).
     factory: SimpleCommunicator,
@@ -49,7 +49,7 @@ impl MpiLink {
         MpiLink {
             mailbox: Mailbox::post(raw, any_source(), TAG_MSG),
             outbox: Outbox::new(raw),
-            views: HashMap::from([(crate::ids::ALL_ENGINES, all)]),
+            views: IdMap::from_iter([(crate::ids::ALL_ENGINES, all)]),
             ctrl,
             factory,
         }
@@ -97,22 +97,20 @@ impl MpiLink {
 
     /// The next reply that arrived point-to-point, if any.
     fn poll(&mut self) -> Result<Option<Received>> {
-        self.outbox.progress();
-        let Some((source, bytes)) = self.mailbox.poll() else {
-            return Ok(None);
-        };
-        let (reply, size) = match unframe(&bytes)? {
-            Frame::Inline(body) => (decode(body)?, body.len()),
-            Frame::Large(len) => (
-                decode(&recv_bulk(self.ctrl(), source, len, &mut || true))?,
-                len,
-            ),
-        };
-        Ok(Some(Received {
-            engine: (source - 1) as EngineId,
-            reply,
-            bytes: size,
-        }))
+        self.outbox.progress_lazily();
+        let ctrl = self.ctrl();
+        let received = self.mailbox.poll_with(|source, bytes| -> Result<Received> {
+            let (reply, size) = match unframe(bytes)? {
+                Frame::Inline(body) => (decode(body)?, body.len()),
+                Frame::Large(len) => (decode(&recv_bulk(ctrl, source, len, &mut || true))?, len),
+            };
+            Ok(Received {
+                engine: (source - 1) as EngineId,
+                reply,
+                bytes: size,
+            })
+        });
+        received.transpose()
     }
 
     /// Completes every engine's posted request broadcast (at shutdown).
@@ -211,7 +209,7 @@ impl Link {
     }
 
     /// Whether sent requests are still leaving (as of the last poll).
-    pub(crate) fn sends_in_flight(&self) -> bool {
+    pub(crate) fn sends_in_flight(&mut self) -> bool {
         match self {
             Link::Mpi(m) => m.outbox.in_flight(),
             Link::Local(_) => false,

@@ -23,13 +23,12 @@ pub(crate) mod transfers;
 mod views;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::balance::Balancer;
 use crate::error::{Error, Result};
-use crate::ids::{EngineId, RequestId};
+use crate::ids::{EngineId, IdMap, RequestId};
 use crate::nodes::{EngineInfo, Node};
 use crate::order::Sequencer;
 use crate::protocol::Request;
@@ -41,7 +40,7 @@ use views::Views;
 #[derive(Default)]
 struct State {
     next_id: RequestId,
-    requests: HashMap<RequestId, Tracked>,
+    requests: IdMap<RequestId, Tracked>,
     /// By engine: direct and broadcast replies still expected.
     awaiting: Vec<u32>,
     /// By engine: replies received (requests and tasks), ever.
@@ -97,6 +96,8 @@ pub(crate) struct Hub {
     dispatch_pending: Cell<bool>,
     /// World ranks on the controller's node, ascending (the ranks its wake trees reach).
     node_ranks: Vec<i32>,
+    /// Reply gathers posted and not yet complete, over all views.
+    gathers_in_flight: Cell<usize>,
 }
 
 impl Hub {
@@ -137,6 +138,7 @@ impl Hub {
             deferred: RefCell::new(None),
             pumping: Cell::new(false),
             node_ranks,
+            gathers_in_flight: Cell::new(0),
         }
     }
 
@@ -188,19 +190,21 @@ impl Hub {
         deadline: Option<Instant>,
     ) -> Result<bool> {
         let mut backoff = crate::comm::poll::Backoff::new();
+        // `done` can only change when something arrives: it is asked again after each arrival.
+        let mut changed = true;
         loop {
             self.take_deferred()?;
-            if done(self) {
+            if changed && done(self) {
                 return Ok(true);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(false);
             }
-            if self.pump()? {
+            changed = self.pump()?;
+            if changed {
                 backoff.reset();
             } else {
-                let sending = self.link.borrow().sends_in_flight();
-                backoff.pause_for_messages(sending, deadline);
+                backoff.pause_for_messages(|| self.link.borrow_mut().sends_in_flight(), deadline);
             }
         }
     }

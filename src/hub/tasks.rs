@@ -16,18 +16,18 @@ impl Hub {
 
     /// Sends every chunk the balancer has room for now.
     pub(crate) fn dispatch(&self) -> Result<()> {
-        let chunks = self.balancer.borrow_mut().dispatch(&mut || self.next_id());
-        for c in chunks {
-            self.send_direct(
-                c.engine,
-                Request::Map {
-                    id: c.id,
-                    func: c.func,
-                    items: c.items,
-                },
-            )?;
-        }
-        Ok(())
+        self.balancer
+            .borrow_mut()
+            .dispatch(&mut || self.next_id(), &mut |c| {
+                self.send_direct(
+                    c.engine,
+                    Request::Map {
+                        id: c.id,
+                        func: c.func,
+                        items: c.items,
+                    },
+                )
+            })
     }
 
     /// Stops a job: nothing more is sent, and its chunks queued on engines are aborted there

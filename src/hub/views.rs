@@ -1,11 +1,11 @@
 //! The views the controller has made: their engines, their reply gathers in flight, and the
 //! reply-slot sizes they have learned.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::comm::channel::RootGather;
-use crate::ids::{ALL_ENGINES, EngineId, RequestId, ViewId};
+use crate::ids::{ALL_ENGINES, EngineId, IdMap, RequestId, ViewId};
 use crate::protocol::{Request, Slot};
 
 /// What a reply slot's size is learned for: each function's results, or a kind of request.
@@ -41,7 +41,7 @@ pub(crate) struct ViewEntry {
     pub gathers: VecDeque<(RequestId, RootGather)>,
     /// World ranks the controller rings after broadcasting on this view.
     pub wake: Vec<i32>,
-    slot_sizes: HashMap<SlotKey, usize>,
+    slot_sizes: IdMap<SlotKey, usize>,
 }
 
 impl ViewEntry {
@@ -55,7 +55,7 @@ impl ViewEntry {
             positions: positions.into(),
             gathers: VecDeque::new(),
             wake,
-            slot_sizes: HashMap::new(),
+            slot_sizes: IdMap::default(),
         }
     }
 
@@ -77,8 +77,8 @@ impl ViewEntry {
 
 /// Every view, by id and by target list.
 pub(crate) struct Views {
-    by_targets: HashMap<Rc<[EngineId]>, ViewId>,
-    entries: HashMap<ViewId, ViewEntry>,
+    by_targets: IdMap<Rc<[EngineId]>, ViewId>,
+    entries: IdMap<ViewId, ViewEntry>,
     next: ViewId,
     n_engines: usize,
 }
@@ -88,8 +88,8 @@ impl Views {
     pub(crate) fn new(all: Rc<[EngineId]>, wake: Vec<i32>) -> Views {
         let n_engines = all.len();
         let mut views = Views {
-            by_targets: HashMap::new(),
-            entries: HashMap::new(),
+            by_targets: IdMap::default(),
+            entries: IdMap::default(),
             next: ALL_ENGINES,
             n_engines,
         };
