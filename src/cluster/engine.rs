@@ -16,17 +16,12 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
     let id = world.rank() as usize - 1;
     let state = EngineState::new(id, world.size() as usize - 1, shared.buffer_pool_bytes);
     let Comms {
-        ctrl,
-        factory,
-        all,
-        node,
+        ctrl, factory, all, ..
     } = comms;
     let setup = Setup {
         ctrl: &ctrl,
         factory: &factory,
         all,
-        node: &node,
-        world_rank: world.rank(),
     };
     match serve(setup, registry, state) {
         Ok(status) => status,

@@ -23,13 +23,6 @@ pub(crate) struct NodeInfo {
     pub bells: Vec<Option<Bell>>,
 }
 
-impl NodeInfo {
-    /// Whether world rank `rank` is on this node.
-    pub(crate) fn holds(&self, rank: i32) -> bool {
-        self.ranks.binary_search(&rank).is_ok()
-    }
-}
-
 /// Finds this rank's node-mates (collective over `world`: every rank calls it at start-up).
 pub(crate) fn discover(world: &SimpleCommunicator) -> NodeInfo {
     let node = world.split_shared(world.rank());

@@ -194,7 +194,10 @@ impl Backoff {
             self.spin_once();
             return;
         }
-        super::doorbell::sleep(self.sleep);
+        if super::doorbell::sleep(self.sleep) {
+            self.reset();
+            return;
+        }
         let cap = (self.start.elapsed() / 64).clamp(self.config.min_cap, self.config.max_sleep);
         self.sleep = (self.sleep * 2).min(cap);
     }
@@ -223,7 +226,13 @@ impl Backoff {
         if let Some(d) = deadline {
             sleep = sleep.min(d.saturating_duration_since(Instant::now()));
         }
-        super::doorbell::sleep(sleep);
+        if super::doorbell::sleep(sleep) {
+            // A ring: a message is on its way, maybe still a few steps of a broadcast tree
+            // away, whose later rounds move only when their ranks test. Stay attentive (spin,
+            // then short sleeps) instead of going back to a long sleep after one test.
+            self.reset();
+            return;
+        }
         let cap =
             (self.start.elapsed() / 8).clamp(self.config.min_cap * 10, self.config.max_sleep * 10);
         self.sleep = (self.sleep * 2).min(cap);

@@ -41,9 +41,6 @@ pub(crate) struct Setup<'a> {
     pub factory: &'a SimpleCommunicator,
     /// The communicators of the all-engines view.
     pub all: ViewComms,
-    /// World ranks on this node.
-    pub node: &'a crate::comm::node::NodeInfo,
-    pub world_rank: i32,
 }
 
 /// Serves requests until a `Shutdown`; returns its exit status.
@@ -53,8 +50,6 @@ pub(crate) fn serve(setup: Setup<'_>, registry: &Registry, state: EngineState) -
     let mut server = Server {
         factory: setup.factory,
         raw,
-        node: setup.node,
-        world_rank: setup.world_rank,
         registry,
         state,
         views: IdMap::default(),
@@ -66,9 +61,7 @@ pub(crate) fn serve(setup: Setup<'_>, registry: &Registry, state: EngineState) -
         status: None,
         listening: 0,
     };
-    let n_engines = server.state.n_engines;
-    let members: Vec<i32> = (0..=n_engines as i32).collect();
-    server.add_view(crate::ids::ALL_ENGINES, setup.all, &members);
+    server.add_view(crate::ids::ALL_ENGINES, setup.all);
     server.run()
 }
 
@@ -85,15 +78,11 @@ struct Incoming {
 struct View {
     comms: ViewComms,
     listener: Option<Listener>,
-    /// World ranks to ring after hearing a broadcast (see `doorbell::wake_children`).
-    wake: Vec<i32>,
 }
 
 struct Server<'a> {
     factory: &'a SimpleCommunicator,
     raw: RawComm,
-    node: &'a crate::comm::node::NodeInfo,
-    world_rank: i32,
     registry: &'a Registry,
     state: EngineState,
     views: IdMap<ViewId, View>,
@@ -152,12 +141,7 @@ impl Server<'_> {
             };
             while let Some(h) = listener.poll()? {
                 match h {
-                    Heard::Message(bytes) => {
-                        for &rank in &view.wake {
-                            doorbell::ring(rank);
-                        }
-                        heard.push((id, bytes));
-                    }
+                    Heard::Message(bytes) => heard.push((id, bytes)),
                     Heard::Closed => {
                         view.listener = None;
                         self.listening -= 1;
@@ -367,35 +351,17 @@ impl Server<'_> {
         }
         self.created.remove(&view);
         let comms = ViewComms::create(self.factory, members, view)?;
-        self.add_view(view, comms, members);
+        self.add_view(view, comms);
         Ok(())
     }
 
-    fn add_view(&mut self, view: ViewId, comms: ViewComms, members: &[i32]) {
+    fn add_view(&mut self, view: ViewId, comms: ViewComms) {
         let listener = comms.request().map(Listener::post);
         if listener.is_some() {
             self.acceptor.add_view(view);
             self.listening += 1;
         }
-        // The wake tree: the controller, then the members on its node (if this is its node).
-        let line: Vec<i32> = if self.node.holds(ROOT) {
-            members
-                .iter()
-                .copied()
-                .filter(|&r| self.node.holds(r))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let wake = doorbell::wake_children(&line, self.world_rank);
-        self.views.insert(
-            view,
-            View {
-                comms,
-                listener,
-                wake,
-            },
-        );
+        self.views.insert(view, View { comms, listener });
     }
 }
 

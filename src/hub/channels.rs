@@ -14,7 +14,6 @@ use super::link::{Delivery, Received, ring_all};
 use super::views::SlotKey;
 use crate::comm::alloc::zeroed_vec;
 use crate::comm::collective::ROOT;
-use crate::comm::doorbell;
 use crate::comm::p2p::{RawComm, recv_slice};
 use crate::error::Result;
 use crate::ids::{EngineId, RequestId, ViewId};
@@ -141,14 +140,12 @@ impl Hub {
             .mpi()
             .expect("MPI link")
             .create_view(view, &members)?;
-        // The wake tree: the engines that share this node, in view order (each engine computes
-        // the same tree from the same members).
-        let line: Vec<i32> = members
+        // Who a broadcast on this view rings: its engines on this node.
+        let wake: Vec<i32> = members[1..]
             .iter()
             .copied()
             .filter(|r| self.node_ranks.binary_search(r).is_ok())
             .collect();
-        let wake = doorbell::wake_children(&line, ROOT);
         let added = self.views.borrow_mut().add(targets.clone(), wake);
         debug_assert_eq!(added, view);
         if targets.len() > 1 {

@@ -114,9 +114,8 @@ impl Hub {
         let settings = crate::settings::get();
         let mut sequencer = Sequencer::new(n);
         let all: Rc<[EngineId]> = (0..n).collect();
-        // The all-engines view's wake tree: every rank of this node (world rank order is view
-        // order).
-        let wake = crate::comm::doorbell::wake_children(&node_ranks, crate::comm::collective::ROOT);
+        // Who a broadcast to every engine rings: every engine on this node.
+        let wake: Vec<i32> = node_ranks.iter().copied().filter(|&r| r != 0).collect();
         let views = Views::new(all.clone(), wake);
         if n > 1 {
             sequencer.add_view(crate::ids::ALL_ENGINES, &all);
