@@ -17,10 +17,12 @@ cargo build --workspace --examples --profile test
 step "tests"
 cargo test --workspace --all-targets
 # Large transfers must keep moving where Open MPI has no single-copy path (Ubuntu's ptrace
-# policy, containers) and over networks: the same suites without single-copy, then over TCP.
-for transport in "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_btl=self,tcp"; do
-  step "DirectView, load-balanced and ordering suites with $transport"
-  env "$transport" cargo test -p mpiview --test direct_view --test load_balanced --test ordering
+# policy, containers) and over networks: the same suites without single-copy, then over TCP;
+# then with every view of 2 engines or more broadcast to (the default does that from 32).
+for setting in "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_btl=self,tcp" \
+  "MPIVIEW_BROADCAST_MIN=2"; do
+  step "DirectView, load-balanced and ordering suites with $setting"
+  env "$setting" cargo test -p mpiview --test direct_view --test load_balanced --test ordering
 done
 step "doc tests"
 cargo test --workspace --doc

@@ -57,7 +57,7 @@ pub(crate) struct Envelope {
 }
 
 /// Controller → engine.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
     /// Call a registered function once; reply `Value`.
     Apply {
@@ -74,9 +74,9 @@ pub(crate) enum Request {
         items: Vec<u8>,
     },
     /// Store values. Inline values are in the message; the data of array values follows, in
-    /// order, as broadcasts on the data communicator of `view`. Reply `Ack`.
+    /// order, as broadcasts on the data communicator of `view`. No reply: storing cannot fail,
+    /// and later requests run after it.
     Push {
-        id: RequestId,
         view: Option<ViewId>,
         values: Vec<(String, WireValue)>,
     },

@@ -22,6 +22,7 @@
 //! | `MPIVIEW_NODES` | none | pretend nodes: `k` (block rule) or one node number per engine |
 //! | `MPIVIEW_MAX_MESSAGE_ELEMENTS` | 2^31−1 | testing: the most elements one MPI call carries |
 //! | `MPIVIEW_PREFETCH` | 2 | load-balanced chunks queued per engine |
+//! | `MPIVIEW_BROADCAST_MIN` | 32 | requests to views of at least this many engines are broadcast; smaller views get one message per engine |
 //! | `MPIVIEW_CHUNK_TARGET_MS` | 2 | engine time automatic chunks aim at |
 
 use std::sync::OnceLock;
@@ -72,6 +73,8 @@ pub(crate) struct Settings {
     pub nodes: Option<String>,
     pub prefetch: usize,
     pub chunk_target: Duration,
+    /// Requests to views of at least this many engines go as one broadcast.
+    pub broadcast_min: usize,
 }
 
 impl Default for Settings {
@@ -94,6 +97,7 @@ impl Default for Settings {
             nodes: None,
             prefetch: 2,
             chunk_target: Duration::from_millis(2),
+            broadcast_min: 32,
         }
     }
 }
@@ -178,6 +182,13 @@ impl Settings {
                 return Err(bad(name, &v, "must be from 1 to 1024".into()));
             }
             s.prefetch = n as usize;
+        }
+        if let Some((name, v)) = get("MPIVIEW_BROADCAST_MIN") {
+            let n = parse_count(&v).map_err(|e| bad(name, &v, e))?;
+            if n < 2 {
+                return Err(bad(name, &v, "must be at least 2".into()));
+            }
+            s.broadcast_min = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some((name, v)) = get("MPIVIEW_CHUNK_TARGET_MS") {
             let ms = parse_seconds(&v).map_err(|e| bad(name, &v, e))?;

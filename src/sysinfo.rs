@@ -16,12 +16,10 @@ pub fn available_memory() -> Option<u64> {
 }
 
 /// Memory a result on the controller may take: [`available_memory`], lowered by
-/// `MPIVIEW_MEMORY_LIMIT` (bytes) where that is set. Gathers check their result against it
-/// before any data moves; apps check their outputs against it up front.
+/// `MPIVIEW_MEMORY_LIMIT` (a size: `5e7`, `50MB`, `2GiB`) where that is set. Gathers check their
+/// result against it before any data moves; apps check their outputs against it up front.
 pub fn memory_for_results() -> Option<u64> {
-    let limit = std::env::var("MPIVIEW_MEMORY_LIMIT")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = crate::settings::get().memory_limit;
     match (available_memory(), limit) {
         (Some(a), Some(l)) => Some(a.min(l)),
         (a, l) => a.or(l),

@@ -451,7 +451,7 @@ mpi_test!(execute_map_and_clear, [1, 2, 3, 5], {
 
 mpi_test!(gather_too_large_for_memory_is_refused, [1, 3], {
     // SAFETY: set before anything reads the environment (the driver has not started).
-    unsafe { std::env::set_var("MPIVIEW_MEMORY_LIMIT", "4096") };
+    unsafe { std::env::set_var("MPIVIEW_MEMORY_LIMIT", "4kB") };
     let cluster = Cluster::init().expect("MPI");
     cluster.run(|client| -> Result<(), Error> {
         let dview = client.direct_view();

@@ -1,11 +1,14 @@
 //! Every engine runs its requests in the order the driver issued them, whichever channel carried
-//! them: direct requests on two overlapping views (each a broadcast channel of its own),
-//! single-engine views, and a load-balanced map running at the same time, started before or
-//! after them. At 3 and 5 ranks (2 and 4 engines).
+//! them: direct requests on two overlapping views (each a broadcast channel of its own when
+//! broadcast), single-engine views, and a load-balanced map running at the same time, started
+//! before or after them. At 3 and 5 ranks (2 and 4 engines), with requests to views sent one
+//! message per engine (the default for small views) and broadcast (`MPIVIEW_BROADCAST_MIN=2`).
 
 mod common;
 
 use std::time::Duration;
+
+use common::{DEADLINE, launch_body};
 
 use mpiview::value::Serde;
 use mpiview::{Cluster, Error, Targets};
@@ -21,7 +24,24 @@ fn append(ctx: &mut mpiview::Context<'_>, label: String) -> Result<usize, mpivie
     Ok(len)
 }
 
-mpi_test!(requests_keep_issue_order_across_views_and_tasks, [3, 5], {
+#[test]
+fn requests_keep_issue_order_across_views_and_tasks() {
+    for np in [3, 5] {
+        for broadcast_min in ["32", "2"] {
+            launch_body(
+                np,
+                "ordering_body",
+                &[("MPIVIEW_BROADCAST_MIN", broadcast_min)],
+                DEADLINE,
+            )
+            .assert_success();
+        }
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by requests_keep_issue_order_across_views_and_tasks"]
+fn ordering_body() {
     let mut cluster = Cluster::init().expect("MPI");
     let log = cluster.register_with_context("append", append);
     let read = cluster.register_with_context("read", |ctx, ()| {
@@ -32,7 +52,7 @@ mpi_test!(requests_keep_issue_order_across_views_and_tasks, [3, 5], {
         std::thread::sleep(Duration::from_micros(300));
         append(ctx, format!("t{i}"))
     });
-    cluster.run(|client| -> Result<(), Error> {
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
         let n = client.n_engines();
         // Two views over the same engines in different orders (different channels), and one
         // over a part of them.
@@ -105,5 +125,5 @@ mpi_test!(requests_keep_issue_order_across_views_and_tasks, [3, 5], {
             }
         }
         Ok(())
-    })
-});
+    }));
+}

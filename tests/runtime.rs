@@ -134,6 +134,81 @@ fn a_dying_engine_ends_the_job() {
 }
 
 #[test]
+#[ignore = "a multi-rank body: launched by bad_settings_end_the_run_naming_the_variable"]
+fn settings_body() {
+    let cluster = Cluster::init().expect("MPI");
+    common::exit_with(cluster.run(|_client| -> Result<(), Error> {
+        println!("the driver ran");
+        Ok(())
+    }));
+}
+
+#[test]
+fn bad_settings_end_the_run_naming_the_variable() {
+    let cases = [
+        ("MPIVIEW_SHUTDOWN_GRACE_S", "-1"),
+        ("MPIVIEW_SHUTDOWN_GRACE_S", "inf"),
+        ("MPIVIEW_MEMORY_LIMIT", "50 parsecs"),
+        ("MPIVIEW_SPIN_US", "fast"),
+        ("MPIVIEW_DOORBELL", "maybe"),
+        ("MPIVIEW_MAX_MESSAGE_ELEMENTS", "0"),
+    ];
+    for np in [1, 3] {
+        for (name, value) in cases {
+            let run = launch_body(np, "settings_body", &[(name, value)], DEADLINE);
+            run.assert_code(2);
+            let line = format!("error: {name}={value:?}:");
+            assert_eq!(
+                run.stderr.matches(&line).count(),
+                1,
+                "{np} ranks: {}",
+                run.stderr
+            );
+            assert!(!run.stdout.contains("the driver ran"), "{}", run.stdout);
+        }
+        // Good values in the apps' spellings are accepted.
+        let run = launch_body(
+            np,
+            "settings_body",
+            &[("MPIVIEW_MEMORY_LIMIT", "2GiB"), ("MPIVIEW_SPIN_US", "1e2")],
+            DEADLINE,
+        );
+        run.assert_success();
+        assert!(run.stdout.contains("the driver ran"));
+    }
+}
+
+#[test]
+#[ignore = "a multi-rank body: launched by view_creation_waits_for_busy_members_without_spinning"]
+fn creation_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let nap = cluster.register("nap", |ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms))
+    });
+    let cpu = cluster.register("cpu", |()| cpu_time().as_secs_f64());
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        // Engine 0 is busy for a second; a view of engines 0 and 1 gets its communicators
+        // meanwhile (its first scatter makes them).
+        let before: f64 = client.engine(1)?.apply_sync(&cpu, ())?;
+        let busy = client.engine(0)?.apply(&nap, 1000)?;
+        let pair = client.view([0, 1])?;
+        pair.scatter("x", &Array1::from_vec(vec![1.0f64, 2.0]))?;
+        let after: Vec<f64> = pair.apply_sync(&cpu, ())?;
+        busy.get()?;
+        // Engine 1 waited for engine 0 to get ready before entering MPI_Comm_create_group,
+        // asleep: it did not spin for the second.
+        let spent = after[1] - before;
+        assert!(spent < 0.3, "engine 1 used {spent:.2} s of CPU waiting");
+        Ok(())
+    }));
+}
+
+#[test]
+fn view_creation_waits_for_busy_members_without_spinning() {
+    launch_body(4, "creation_body", &[], DEADLINE).assert_success();
+}
+
+#[test]
 #[ignore = "a multi-rank body: launched by mismatched_registrations_are_refused"]
 fn mismatched_registrations() {
     let mut cluster = Cluster::init().expect("MPI");

@@ -150,8 +150,13 @@ fn signal(bell: Bell) {
         libc::tgkill(bell.pid, bell.tid, BELL);
         // On virtual machines the wake-up of an idle CPU waits while the ringing CPU keeps
         // running without a system call: a waiter that spun right after ringing delayed it by a
-        // timer tick (3.9 ms, measured here); one yield lets it through (34 µs).
-        libc::sched_yield();
+        // timer tick (3.9 ms, measured here); one yield lets it through (34 µs). Where ranks
+        // outnumber cores, waits yield at every test anyway, and a yield here would hand the
+        // core to a busy rank for a whole time slice (a task stream on 9 ranks and 2 cores ran
+        // 4x slower with it).
+        if !super::poll::config().yield_when_spinning {
+            libc::sched_yield();
+        }
     }
 }
 

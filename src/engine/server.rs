@@ -251,7 +251,7 @@ impl Server<'_> {
             return Ok(());
         }
         match &incoming.request {
-            Request::Push { id, view, values } => {
+            Request::Push { view, values } => {
                 for (name, wire) in values {
                     let value = match wire {
                         WireValue::Inline(v) => v.clone().into_value(),
@@ -271,7 +271,6 @@ impl Server<'_> {
                     };
                     self.state.store(name.clone(), value);
                 }
-                self.answer(&incoming, *id, started, ReplyBody::Ack);
             }
             Request::Pull { id, names } => {
                 let pulled = self.state.pull(names);

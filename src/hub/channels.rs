@@ -23,6 +23,14 @@ use crate::value::{Element, Value, WireValue};
 use crate::with_dtype;
 
 impl Hub {
+    /// Whether a request to `targets` goes as one broadcast (a view of many engines) rather
+    /// than one message per engine. Below `MPIVIEW_BROADCAST_MIN` engines, the sends cost less
+    /// than a nonblocking broadcast and gather (whose schedules MPI builds on every call): on
+    /// 2 cores, one round trip to 2 engines took 5 µs point-to-point and 8 µs collectively.
+    fn broadcasts(&self, targets: &[EngineId]) -> bool {
+        targets.len() >= self.broadcast_min && !self.is_local()
+    }
+
     /// Sends `make(id)` to every engine of `targets` and tracks their replies; the request's id.
     pub(crate) fn submit(
         &self,
@@ -31,9 +39,9 @@ impl Hub {
     ) -> Result<RequestId> {
         let id = self.next_id();
         let request = make(id);
-        if targets.len() == 1 {
+        if !self.broadcasts(targets) {
             self.track(targets, id, None);
-            self.send_direct(targets[0], request)?;
+            self.send_each(targets, request)?;
         } else {
             let view = self.view_of(targets)?;
             let key = SlotKey::of(&request);
@@ -50,12 +58,21 @@ impl Hub {
 
     /// Sends `request`, which expects no reply, to every engine of `targets`.
     pub(crate) fn send_untracked(&self, targets: &Rc<[EngineId]>, request: Request) -> Result<()> {
-        if targets.len() == 1 {
-            self.send_direct(targets[0], request)
+        if !self.broadcasts(targets) {
+            self.send_each(targets, request)
         } else {
             let view = self.view_of(targets)?;
             self.broadcast(view, request, 0)
         }
+    }
+
+    /// Sends `request` to every engine of `targets` directly (a copy each).
+    fn send_each(&self, targets: &[EngineId], request: Request) -> Result<()> {
+        let (last, rest) = targets.split_last().expect("a view has an engine");
+        for &e in rest {
+            self.send_direct(e, request.clone())?;
+        }
+        self.send_direct(*last, request)
     }
 
     /// Sends `request` to `engine` on its direct channel.
@@ -118,16 +135,14 @@ impl Hub {
         // Phase 1, directly to each engine (the view has no channel yet).
         let id = self.next_id();
         self.track(targets, id, None);
-        for &e in targets.iter() {
-            self.send_direct(
-                e,
-                Request::NewView {
-                    id,
-                    view,
-                    members: members.clone(),
-                },
-            )?;
-        }
+        self.send_each(
+            targets,
+            Request::NewView {
+                id,
+                view,
+                members: members.clone(),
+            },
+        )?;
         self.wait_for(id, None)?;
         let answers: Vec<_> = self.take(id).answers.into_iter().flatten().collect();
         super::tracking::failures(targets, &answers)?;
@@ -148,7 +163,7 @@ impl Hub {
             .collect();
         let added = self.views.borrow_mut().add(targets.clone(), wake);
         debug_assert_eq!(added, view);
-        if targets.len() > 1 {
+        if self.broadcasts(targets) {
             self.sequencer.borrow_mut().add_view(view, targets);
         }
         Ok(view)
@@ -280,12 +295,12 @@ fn request_id(request: &Request) -> RequestId {
         Request::Apply { id, .. }
         | Request::Execute { id, .. }
         | Request::Map { id, .. }
-        | Request::Push { id, .. }
         | Request::Pull { id, .. }
         | Request::Gather { id, .. }
         | Request::Clear { id, .. }
         | Request::NewView { id, .. } => *id,
         Request::Scatter { .. }
+        | Request::Push { .. }
         | Request::CreateView { .. }
         | Request::Abort { .. }
         | Request::Shutdown { .. } => unreachable!("no reply is gathered for {request:?}"),

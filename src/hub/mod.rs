@@ -98,6 +98,8 @@ pub(crate) struct Hub {
     node_ranks: Vec<i32>,
     /// Reply gathers posted and not yet complete, over all views.
     gathers_in_flight: Cell<usize>,
+    /// Views of at least this many engines are broadcast to (`MPIVIEW_BROADCAST_MIN`).
+    broadcast_min: usize,
 }
 
 impl Hub {
@@ -117,7 +119,7 @@ impl Hub {
         // Who a broadcast to every engine rings: every engine on this node.
         let wake: Vec<i32> = node_ranks.iter().copied().filter(|&r| r != 0).collect();
         let views = Views::new(all.clone(), wake);
-        if n > 1 {
+        if n >= settings.broadcast_min {
             sequencer.add_view(crate::ids::ALL_ENGINES, &all);
         }
         Hub {
@@ -138,6 +140,7 @@ impl Hub {
             pumping: Cell::new(false),
             node_ranks,
             gathers_in_flight: Cell::new(0),
+            broadcast_min: settings.broadcast_min,
         }
     }
 

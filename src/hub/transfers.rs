@@ -8,7 +8,6 @@ use std::rc::Rc;
 use ndarray::{ArrayD, IxDyn};
 
 use super::Hub;
-use super::tracking::{Answer, failures};
 use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
 use crate::comm::p2p::RawComm;
 use crate::error::{Error, Result};
@@ -59,24 +58,19 @@ impl Hub {
             .iter()
             .map(|(n, v)| (n.clone(), v.to_wire().0))
             .collect();
-        let id = self.submit(targets, |id| Request::Push {
-            id,
-            view,
-            values: wire,
-        })?;
+        // Storing a value cannot fail on an engine, so a push is not answered: it is done once
+        // its data has left, and every later request to these engines runs after it (fences).
+        self.send_untracked(targets, Request::Push { view, values: wire })?;
         if let Some(view) = view {
             let raw = self.data_comm(view);
-            let mut idle = self.transfer_idle(targets, 1);
+            let mut idle = self.transfer_idle(targets, 0);
             for (_, value) in &values {
                 if let Value::Array(a) = value {
                     bcast_array(raw, a, &mut idle);
                 }
             }
         }
-        self.take_deferred()?;
-        self.wait_for(id, None)?;
-        let answers: Vec<Answer> = self.take(id).answers.into_iter().flatten().collect();
-        failures(targets, &answers)
+        self.take_deferred()
     }
 
     /// The values of `names` (each checked against its type on the engine) on every engine of

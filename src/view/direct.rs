@@ -99,6 +99,11 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Stores `value` under `name` on every engine of the view (`dview["a"] = 5`).
     ///
+    /// Returns once the value has left the controller (an array: once its broadcast is done);
+    /// every request sent to these engines afterwards, through any view, runs after the store.
+    /// Storing cannot fail on an engine, so no answer is waited for, and a push never blocks on
+    /// an engine busy with earlier work unless it carries arrays.
+    ///
     /// ```no_run
     /// # fn demo(client: &mpiview::Client) -> mpiview::Result<()> {
     /// let dview = client.direct_view();
