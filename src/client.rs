@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TargetsError};
 use crate::hub::Hub;
 use crate::ids::EngineId;
 use crate::nodes::{EngineInfo, Node};
@@ -107,11 +107,9 @@ impl Client {
 
     /// A view of the engines on node `node` (an index into [`nodes`](Self::nodes)).
     pub fn node_view(&self, node: usize) -> Result<DirectView> {
-        let n = self.hub.nodes.get(node).ok_or_else(|| {
-            Error::Targets(format!(
-                "node {node} is out of range: there are {} nodes",
-                self.hub.nodes.len()
-            ))
+        let n = self.hub.nodes.get(node).ok_or(TargetsError::NoSuchNode {
+            node,
+            nodes: self.hub.nodes.len(),
         })?;
         Ok(DirectView::new(self.hub.clone(), n.engines.clone()))
     }

@@ -20,7 +20,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A target selection that names no engine, an engine out of range, or a repeated one.
     #[error("bad targets: {0}")]
-    Targets(String),
+    Targets(#[from] TargetsError),
     /// One or more engines failed; every failure of the request is listed, in target order.
     #[error("{0}")]
     Remote(RemoteErrors),
@@ -30,8 +30,19 @@ pub enum Error {
     /// Input that the caller must fix (bad arguments, impossible sizes); apps exit with code 2.
     #[error("{0}")]
     Usage(String),
-    /// A request that cannot be carried out as asked (a gather too large for memory, arrays of
-    /// mismatched shape, a wrong element type detected at the controller).
+    /// A result that would not fit in the controller's memory (`what` needs `needed` bytes,
+    /// `available` are available, `MPIVIEW_MEMORY_LIMIT` included).
+    #[error("{what} needs {:.2} GB but the controller has {:.2} GB of memory available", *needed as f64 / 1e9, *available as f64 / 1e9)]
+    OutOfMemory {
+        /// What was asked for (``gather of `x` ``).
+        what: String,
+        /// Bytes it needs.
+        needed: u128,
+        /// Bytes available.
+        available: u128,
+    },
+    /// A request that cannot be carried out as asked (arrays of mismatched shape, a 0-d array
+    /// to scatter, a message too large to encode).
     #[error("{0}")]
     Invalid(String),
     /// Tasks that were aborted before they started.
@@ -78,6 +89,43 @@ impl From<postcard::Error> for Error {
     }
 }
 
+/// Why a target selection is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetsError {
+    /// An engine index (negative counts from the end) outside `0..engines`.
+    #[error("engine index {index} is out of range: there are {engines} engines")]
+    OutOfRange {
+        /// The index given.
+        index: isize,
+        /// Engines there are.
+        engines: usize,
+    },
+    /// The same engine listed twice.
+    #[error("engine {engine} is listed twice")]
+    Repeated {
+        /// The engine.
+        engine: EngineId,
+    },
+    /// A selection that names no engine.
+    #[error("the selection names no engine (there are {engines})")]
+    Empty {
+        /// Engines there are.
+        engines: usize,
+    },
+    /// A slice with step 0.
+    #[error("a slice step cannot be zero")]
+    ZeroStep,
+    /// A node index outside the nodes there are.
+    #[error("node {node} is out of range: there are {nodes} nodes")]
+    NoSuchNode {
+        /// The node index given.
+        node: usize,
+        /// Nodes there are.
+        nodes: usize,
+    },
+}
+
 /// What kind of failure an engine reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -98,6 +146,7 @@ pub enum RemoteErrorKind {
 
 /// A failure on one engine: which engine, in which function, and what it said.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RemoteError {
     /// The engine that failed.
     pub engine: EngineId,
@@ -133,6 +182,7 @@ impl std::error::Error for RemoteError {}
 
 /// All remote failures of one request (never empty).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RemoteErrors(pub Vec<RemoteError>);
 
 impl fmt::Display for RemoteErrors {

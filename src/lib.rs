@@ -73,7 +73,9 @@ mod view;
 
 pub use client::Client;
 pub use cluster::Cluster;
-pub use error::{BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result};
+pub use error::{
+    BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result, TargetsError,
+};
 pub use exit::{DriverExit, Outcome};
 pub use namespace::{Namespace, NamespaceError};
 pub use nodes::{EngineInfo, Node};

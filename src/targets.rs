@@ -14,7 +14,7 @@
 
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, TargetsError};
 
 pub use crate::ids::EngineId;
 
@@ -59,8 +59,8 @@ impl Targets {
     /// assert!(Targets::Index(4).resolve(4).is_err());
     /// ```
     pub fn resolve(&self, n_engines: usize) -> Result<Vec<EngineId>> {
-        let n = isize::try_from(n_engines)
-            .map_err(|_| Error::Targets(format!("{n_engines} engines overflow isize")))?;
+        // Engine counts come from MPI's `int` ranks: they fit in isize.
+        let n = n_engines as isize;
         let ids = match self {
             Targets::All => (0..n_engines).collect(),
             Targets::Index(i) => vec![index(*i, n)?],
@@ -69,19 +69,15 @@ impl Targets {
                     .iter()
                     .map(|&i| index(i, n))
                     .collect::<Result<Vec<_>>>()?;
-                if let Some(dup) = first_duplicate(&ids) {
-                    return Err(Error::Targets(format!(
-                        "engine {dup} is listed twice in {list:?}"
-                    )));
+                if let Some(engine) = first_duplicate(&ids) {
+                    return Err(TargetsError::Repeated { engine }.into());
                 }
                 ids
             }
             Targets::Slice { start, stop, step } => slice_indices(*start, *stop, *step, n)?,
         };
         if ids.is_empty() {
-            return Err(Error::Targets(format!(
-                "{self:?} selects no engines (there are {n_engines})"
-            )));
+            return Err(TargetsError::Empty { engines: n_engines }.into());
         }
         Ok(ids)
     }
@@ -92,10 +88,11 @@ fn index(i: isize, n: isize) -> Result<EngineId> {
     if (0..n).contains(&j) {
         Ok(j as EngineId)
     } else {
-        Err(Error::Targets(format!(
-            "engine index {i} is out of range: there are {n} engines (ids 0..={})",
-            n - 1
-        )))
+        Err(TargetsError::OutOfRange {
+            index: i,
+            engines: n as usize,
+        }
+        .into())
     }
 }
 
@@ -112,7 +109,7 @@ fn slice_indices(
     n: isize,
 ) -> Result<Vec<EngineId>> {
     if step == 0 {
-        return Err(Error::Targets("slice step cannot be zero".into()));
+        return Err(TargetsError::ZeroStep.into());
     }
     let (lower, upper) = if step > 0 { (0, n) } else { (-1, n - 1) };
     let clamp = |v: Option<isize>, default: isize| match v {
@@ -238,14 +235,29 @@ mod tests {
 
     #[test]
     fn bad_targets_are_errors() {
-        let err = |t: Targets, n| t.resolve(n).unwrap_err().to_string();
-        assert!(err(Targets::Index(4), 4).contains("out of range"));
-        assert!(err(Targets::Index(-5), 4).contains("out of range"));
-        assert!(err(Targets::List(vec![0, 9]), 4).contains("out of range"));
-        assert!(err(Targets::List(vec![1, -3]), 4).contains("listed twice"));
-        assert!(err(Targets::List(vec![]), 4).contains("no engines"));
-        assert!(err(Targets::slice(Some(3), Some(3), 1), 4).contains("no engines"));
-        assert!(err(Targets::slice(None, None, 0), 4).contains("zero"));
-        assert!(err(Targets::All, 0).contains("no engines"));
+        use crate::error::{Error, TargetsError as T};
+        let err = |t: Targets, n| match t.resolve(n).unwrap_err() {
+            Error::Targets(t) => t,
+            other => panic!("{other}"),
+        };
+        let out = |index, engines| T::OutOfRange { index, engines };
+        assert_eq!(err(Targets::Index(4), 4), out(4, 4));
+        assert_eq!(err(Targets::Index(-5), 4), out(-5, 4));
+        assert_eq!(err(Targets::List(vec![0, 9]), 4), out(9, 4));
+        assert_eq!(
+            err(Targets::List(vec![1, -3]), 4),
+            T::Repeated { engine: 1 }
+        );
+        assert_eq!(err(Targets::List(vec![]), 4), T::Empty { engines: 4 });
+        assert_eq!(
+            err(Targets::slice(Some(3), Some(3), 1), 4),
+            T::Empty { engines: 4 }
+        );
+        assert_eq!(err(Targets::slice(None, None, 0), 4), T::ZeroStep);
+        assert_eq!(err(Targets::All, 0), T::Empty { engines: 0 });
+        assert_eq!(
+            out(4, 4).to_string(),
+            "engine index 4 is out of range: there are 4 engines"
+        );
     }
 }

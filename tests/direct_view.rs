@@ -373,22 +373,43 @@ mpi_test!(
                 .unwrap_err();
             assert!(matches!(err, Error::Invalid(_)));
             assert_eq!(dview.apply_sync(&picky, vec![])?, client.ids());
-            // Bad targets are errors at the controller.
-            assert!(matches!(client.engine(n as isize), Err(Error::Targets(_))));
+            // Bad targets are errors at the controller, each saying what is wrong.
+            use mpiview::TargetsError as T;
+            let err = |r: mpiview::Result<mpiview::DirectView<mpiview::One>>| match r {
+                Err(Error::Targets(t)) => t,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                err(client.engine(n as isize)),
+                T::OutOfRange {
+                    index: n as isize,
+                    engines: n
+                }
+            );
             assert!(matches!(
-                client.engine(-(n as isize) - 1),
-                Err(Error::Targets(_))
+                err(client.engine(-(n as isize) - 1)),
+                T::OutOfRange { .. }
             ));
             assert!(matches!(
                 client.view(Targets::slice(Some(n as isize), None, 1)),
-                Err(Error::Targets(_))
+                Err(Error::Targets(T::Empty { .. }))
             ));
-            assert!(matches!(client.view(vec![0, 0]), Err(Error::Targets(_))));
+            assert!(matches!(
+                client.view(vec![0, 0]),
+                Err(Error::Targets(T::Repeated { engine: 0 }))
+            ));
             assert!(matches!(
                 client.view(Vec::<usize>::new()),
-                Err(Error::Targets(_))
+                Err(Error::Targets(T::Empty { .. }))
             ));
-            assert!(matches!(client.node_view(99), Err(Error::Targets(_))));
+            assert!(matches!(
+                client.node_view(99),
+                Err(Error::Targets(T::NoSuchNode { node: 99, .. }))
+            ));
+            assert!(matches!(
+                client.view(Targets::slice(None, None, 0)),
+                Err(Error::Targets(T::ZeroStep))
+            ));
             Ok(())
         })
     }
@@ -457,7 +478,18 @@ mpi_test!(gather_too_large_for_memory_is_refused, [1, 3], {
         let dview = client.direct_view();
         dview.scatter("big", &Array1::<f64>::zeros(10_000))?;
         let err = dview.gather::<f64>("big").unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        // 80,000 bytes against a 4kB limit (the limit's units are honoured).
+        assert!(
+            matches!(
+                err,
+                Error::OutOfMemory {
+                    needed: 80_000,
+                    available: 4_000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("memory available"), "{err}");
         dview.scatter("small", &Array1::<f64>::ones(100))?;
         assert_eq!(dview.gather::<f64>("small")?.sum(), 100.0);

@@ -102,6 +102,50 @@ fn a_failing_driver_does_not_wait_for_busy_engines() {
 }
 
 #[test]
+#[ignore = "a multi-rank body: launched by a_driver_that_returns_beside_a_busy_engine_ends"]
+fn driver_returns_while_engine_works() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let long = cluster.register("long_sleep", |secs: u64| {
+        std::thread::sleep(Duration::from_secs(secs))
+    });
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let last = client.engine(-1)?;
+        let r = last.apply(&long, 120)?;
+        // The driver gives up on the result and returns success.
+        assert!(matches!(
+            r.get_timeout(Duration::from_millis(200)),
+            Err(Error::Timeout(_))
+        ));
+        Ok(())
+    }));
+}
+
+#[test]
+fn a_driver_that_returns_beside_a_busy_engine_ends() {
+    for np in [2, 3] {
+        let run = launch_body(
+            np,
+            "driver_returns_while_engine_works",
+            &[("MPIVIEW_SHUTDOWN_GRACE_S", "1")],
+            DEADLINE,
+        );
+        assert!(!run.success(), "{run:?}");
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "took {:?}",
+            run.elapsed
+        );
+        let engine = np - 2;
+        let said = format!(
+            "error: engines still busy 1.0 s after the driver returned: engine {engine} (rank {}",
+            np - 1
+        );
+        assert!(run.stderr.contains(&said), "{}", run.stderr);
+        assert!(run.stderr.contains("runs `long_sleep`"), "{}", run.stderr);
+    }
+}
+
+#[test]
 #[ignore = "a multi-rank body: launched by a_dying_engine_ends_the_job"]
 fn engine_dies() {
     let mut cluster = Cluster::init().expect("MPI");

@@ -64,6 +64,13 @@ impl Balancer {
         self.scheduler.load(engine)
     }
 
+    /// Every chunk that has not come back: its id, engine and function.
+    pub(crate) fn in_flight(&self) -> impl Iterator<Item = (RequestId, EngineId, u32)> + '_ {
+        self.in_flight
+            .iter()
+            .map(|(&id, (job, sent))| (id, sent.engine, job.borrow().func()))
+    }
+
     /// The chunks to send now, while some job has one and an engine it may use has room; each
     /// gets an id from `next_id` and goes to `send` (whose error stops the dispatch).
     pub(crate) fn dispatch<E>(

@@ -83,14 +83,43 @@ where
 
 /// Stops the engines and returns the exit status; aborts the job if they do not stop in time
 /// after a failure.
+///
+/// Engines finish what was sent to them before they stop. Whether the driver failed or not,
+/// they get `MPIVIEW_SHUTDOWN_GRACE_S` (3 s) to do so: a driver that returns while an engine
+/// still runs a request it gave up on (after `get_timeout`, or a dropped result) must not leave
+/// the job running until a batch system's time limit. Past the grace the job is aborted with a
+/// message naming each busy engine and what it runs, and a non-zero status.
 fn finish(client: &Client, code: u8, world: &SimpleCommunicator) -> u8 {
-    let grace = (code != 0).then(|| settings::get().shutdown_grace);
-    match client.hub.shutdown(code, grace) {
+    let grace = settings::get().shutdown_grace;
+    match client.hub.shutdown(code, Some(grace)) {
         Ok(true) => code,
         Ok(false) => {
+            let hub = &client.hub;
+            let busy: Vec<String> = hub
+                .busy()
+                .into_iter()
+                .map(|(e, what)| {
+                    let info = &hub.engines[e];
+                    format!(
+                        "engine {e} (rank {}, host {}) runs {what}",
+                        e + 1,
+                        info.host
+                    )
+                })
+                .collect();
+            let after = if code == 0 {
+                "the driver returned"
+            } else {
+                "the driver failed"
+            };
             eprintln!(
-                "error: engines still busy {:.1} s after the driver failed; aborting the job",
-                grace.unwrap_or_default().as_secs_f64()
+                "error: engines still busy {:.1} s after {after}: {}; aborting the job",
+                grace.as_secs_f64(),
+                if busy.is_empty() {
+                    "(none of them answered the request to stop)".to_string()
+                } else {
+                    busy.join(", ")
+                }
             );
             world.abort(i32::from(code.max(1)))
         }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use super::Hub;
 use super::link::{Delivery, Received, ring_all};
+use super::tracking::What;
 use super::views::SlotKey;
 use crate::comm::alloc::zeroed_vec;
 use crate::comm::collective::ROOT;
@@ -39,8 +40,9 @@ impl Hub {
     ) -> Result<RequestId> {
         let id = self.next_id();
         let request = make(id);
+        let what = What::of(&request);
         if !self.broadcasts(targets) {
-            self.track(targets, id, None);
+            self.track(targets, id, what, None);
             self.send_each(targets, request)?;
         } else {
             let view = self.view_of(targets)?;
@@ -50,7 +52,7 @@ impl Hub {
                 let v = views.get(view);
                 (v.positions.clone(), v.slot_size(key))
             };
-            self.track(targets, id, Some((view, positions, key)));
+            self.track(targets, id, what, Some((view, positions, key)));
             self.broadcast(view, request, slot)?;
         }
         Ok(id)
@@ -134,7 +136,7 @@ impl Hub {
         members.extend(targets.iter().map(|&e| e as i32 + 1));
         // Phase 1, directly to each engine (the view has no channel yet).
         let id = self.next_id();
-        self.track(targets, id, None);
+        self.track(targets, id, What::Operation("a view's creation"), None);
         self.send_each(
             targets,
             Request::NewView {

@@ -33,6 +33,31 @@ pub(crate) struct Tracked {
     positions: Option<Rc<[u32]>>,
     /// What its reply-slot size is learned for (broadcast requests).
     pub slot_key: Option<SlotKey>,
+    /// What it asks (for reports of engines still busy with it).
+    pub what: What,
+}
+
+/// What a request asks an engine to do, as reports name it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum What {
+    /// Run the registered function or task with this index.
+    Function(u32),
+    /// A request of the runtime's own (`pull`, `gather`, ...).
+    Operation(&'static str),
+}
+
+impl What {
+    pub(crate) fn of(request: &Request) -> What {
+        match request {
+            Request::Apply { func, .. } | Request::Map { func, .. } => What::Function(*func),
+            Request::Execute { task, .. } => What::Function(*task),
+            Request::Pull { .. } => What::Operation("pull"),
+            Request::Gather { .. } => What::Operation("gather"),
+            Request::Clear { .. } => What::Operation("clear"),
+            Request::NewView { .. } => What::Operation("a view's creation"),
+            _ => What::Operation("a request"),
+        }
+    }
 }
 
 impl Tracked {
@@ -59,6 +84,7 @@ impl Hub {
         &self,
         targets: &Rc<[EngineId]>,
         id: RequestId,
+        what: What,
         view: Option<(ViewId, Rc<[u32]>, SlotKey)>,
     ) {
         let mut state = self.state.borrow_mut();
@@ -80,8 +106,45 @@ impl Hub {
                 view,
                 positions,
                 slot_key,
+                what,
             },
         );
+    }
+
+    /// The engines that have not answered everything sent to them, each with what its oldest
+    /// unanswered request (the one it is running, or will run next) asks: for the report when
+    /// the job must end with engines still busy.
+    pub(crate) fn busy(&self) -> Vec<(EngineId, String)> {
+        let state = self.state.borrow();
+        let mut oldest: std::collections::BTreeMap<EngineId, (RequestId, What)> =
+            std::collections::BTreeMap::new();
+        for (&id, t) in &state.requests {
+            for (pos, answer) in t.answers.iter().enumerate() {
+                if answer.is_none() {
+                    let e = t.targets[pos];
+                    let entry = oldest.entry(e).or_insert((id, t.what));
+                    if id < entry.0 {
+                        *entry = (id, t.what);
+                    }
+                }
+            }
+        }
+        for (id, engine, func) in self.balancer.borrow().in_flight() {
+            let entry = oldest.entry(engine).or_insert((id, What::Function(func)));
+            if id < entry.0 {
+                *entry = (id, What::Function(func));
+            }
+        }
+        oldest
+            .into_iter()
+            .map(|(e, (_, what))| {
+                let said = match what {
+                    What::Function(f) => format!("`{}`", self.registry.name(f)),
+                    What::Operation(op) => op.to_string(),
+                };
+                (e, said)
+            })
+            .collect()
     }
 
     /// Files one engine's answer to request `id` (or a task's, or a goodbye).

@@ -227,13 +227,13 @@ fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
         )));
     }
     if let Some(available) = crate::sysinfo::memory_for_results()
-        && bytes > available as u128
+        && bytes > u128::from(available)
     {
-        return Err(Error::Invalid(format!(
-            "cannot gather `{name}`: the result needs {:.2} GB but the controller has {:.2} GB of memory available",
-            bytes as f64 / 1e9,
-            available as f64 / 1e9
-        )));
+        return Err(Error::OutOfMemory {
+            what: format!("a gather of `{name}`"),
+            needed: bytes,
+            available: u128::from(available),
+        });
     }
     Ok(())
 }
