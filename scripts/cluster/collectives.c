@@ -7,7 +7,7 @@
  * loops). Every result is checked; rank 0 prints one line per phase and "collectives: ok".
  *
  *   collectives [--elements N] [--reps R] [--round-trips K] [--idle-ms MS] [--tasks T]
- *               [--mode blocking|nonblocking|both] [--env NAME]
+ *               [--mode blocking|nonblocking|both] [--env NAME] [--hugepages 0|1]
  */
 #include <mpi.h>
 #include <stdint.h>
@@ -15,9 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-static int rank, size;
+static int rank, size, hugepages;
+
+/* n doubles; 2 MiB-aligned and madvise(MADV_HUGEPAGE)d with --hugepages (as NumPy's big arrays). */
+static double *alloc_doubles(size_t n) {
+    if (n == 0) n = 1;
+    if (!hugepages) return malloc(n * sizeof(double));
+    size_t bytes = (n * sizeof(double) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    double *p = aligned_alloc(2u << 20, bytes);
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
 
 static double now(void) { return MPI_Wtime(); }
 
@@ -90,10 +101,10 @@ static void scatter_gather(int nonblocking, long n, int reps) {
         off += counts[r];
     }
     int mine = counts[rank];
-    double *data = NULL, *back = NULL, *part = malloc(sizeof(double) * (size_t)(mine ? mine : 1));
+    double *data = NULL, *back = NULL, *part = alloc_doubles((size_t)mine);
     if (rank == 0) {
-        data = malloc(sizeof(double) * (size_t)n);
-        back = malloc(sizeof(double) * (size_t)n);
+        data = alloc_doubles((size_t)n);
+        back = alloc_doubles((size_t)n);
         CHECK(data && back, "out of memory");
     }
     char buf[64];
@@ -182,6 +193,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--idle-ms")) idle_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--tasks")) tasks = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--env")) env = argv[i + 1];
+        else if (!strcmp(argv[i], "--hugepages")) hugepages = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode")) {
             blocking = strcmp(argv[i + 1], "nonblocking") != 0;
             nonblocking = strcmp(argv[i + 1], "blocking") != 0;

@@ -105,6 +105,12 @@ ip netns add "$bridge_ns"
 no_ipv6 "$bridge_ns"
 ip -n "$bridge_ns" link set lo up
 ip -n "$bridge_ns" link add br0 type bridge
+# Bridged frames skip the bridge namespace's iptables/arptables (br_netfilter, where loaded).
+for t in iptables ip6tables arptables; do
+  if nsenter --net="/run/netns/$bridge_ns" -- test -e "/proc/sys/net/bridge/bridge-nf-call-$t"; then
+    ns_sysctl "$bridge_ns" "net/bridge/bridge-nf-call-$t" 0
+  fi
+done
 ip -n "$bridge_ns" link set br0 up
 
 for name in "${nodes[@]}"; do
