@@ -50,7 +50,8 @@ ns_link() {
 # Pids of live processes in any of the namespaces $@ (as ns_link prints them); one pass over /proc.
 pids_in_ns() {
   (($#)) || return 0
-  find /proc/[0-9]*/ns -maxdepth 1 -type l \( -name net -o -name uts \) -printf '%h %l\n' 2>/dev/null |
+  # find fails on a process that ended after the glob: not an error here.
+  { find /proc/[0-9]*/ns -maxdepth 1 -type l \( -name net -o -name uts \) -printf '%h %l\n' 2>/dev/null || true; } |
     awk -v want="$*" 'BEGIN {n = split(want, w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1}
       ok[$2] {split($1, p, "/"); print p[3]}' | sort -un
 }
