@@ -50,6 +50,9 @@ for ns in "${netns[@]}"; do ip netns del "$ns"; done
 while read -r m; do
   [ -n "$m" ] && umount "$m"
 done < <(mounts_under_base)
+if [ -e "$base/made-run-netns" ] && [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ]; then
+  umount /run/netns 2>/dev/null && rmdir /run/netns
+fi
 rm -rf "$base"
 
 left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$prefix-" || true)

@@ -52,7 +52,7 @@ expect() { # expect PATTERN WHAT: $tmp/out has a line matching the extended rege
 host_state() { # what the cluster could leave on the host
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'
   ip netns list | awk '{print $1}' | grep -E "^$prefix-" || true
-  awk -v b="$base" 'index($5, b) == 1 {print $5}' /proc/self/mountinfo
+  awk -v b="$base" 'index($5, b) == 1 || $5 == "/run/netns" {print $5}' /proc/self/mountinfo
 }
 ns_links() { # the cluster's namespaces, as /proc/PID/ns links name them
   local name

@@ -44,6 +44,7 @@ fi
 nodes=()
 for i in $(seq "$n_nodes"); do nodes+=("node$i"); done
 
+hostfile() { for name in "${nodes[@]}"; do echo "$(addr_of "$name") slots=$slots"; done; }
 in_node() { nsenter --net="/run/netns/$(netns_of "$1")" --uts="$(uts_of "$1")" -- "${@:2}"; }
 
 # Whether the recorded cluster is complete and working; says what is wrong when not.
@@ -55,6 +56,10 @@ check() {
   fi
   [ -e "/run/netns/$bridge_ns" ] || { say "no namespace $bridge_ns"; return 1; }
   [ "$(ip -n "$bridge_ns" -br link show br0 2>/dev/null | awk '{print $2}')" = UP ] || { say "br0 is not up"; return 1; }
+  if [ "$(recorded_nodes | paste -sd' ')" != "${nodes[*]}" ] || [ "$(cat "$base/hostfile")" != "$(hostfile)" ]; then
+    say "up with other nodes or slots ($(recorded_nodes | paste -sd' '), $(awk '{print $2; exit}' "$base/hostfile"))"
+    return 1
+  fi
   for name in $(recorded_nodes); do
     addr=$(addr_of "$name")
     [ -e "/run/netns/$(netns_of "$name")" ] || { say "no namespace $(netns_of "$name")"; return 1; }
@@ -83,13 +88,19 @@ if [ -e "$base/nodes" ] && check; then
   exit 0
 fi
 if something_there; then
-  say "removing a partial cluster first"
+  say "removing the cluster that is there first"
   MPIVIEW_CLUSTER_BASE=$base "$here/down.sh"
 fi
 
 t0=$(date +%s.%N)
+trap 'say "error: failed at line $LINENO (down.sh removes what was made; up.sh does it first)"' ERR
 mkdir -p "$base/uts"
 : > "$base/nodes" # written first so that down.sh finds what a failed run left
+# `ip netns add` makes /run/netns a mount point of its own the first time: down.sh undoes that
+# when it was us and no other namespace is left there.
+if ! awk '$5 == "/run/netns" {found = 1} END {exit !found}' /proc/self/mountinfo; then
+  : > "$base/made-run-netns"
+fi
 
 # Writes $3 to /proc/sys/$2 inside network namespace $1 (sysctls under net/ are per namespace).
 ns_sysctl() { nsenter --net="/run/netns/$1" -- sh -c "echo $3 > /proc/sys/$2"; }
@@ -129,7 +140,7 @@ for name in "${nodes[@]}"; do
   ip -n "$ns" link set eth0 up
 done
 
-for name in "${nodes[@]}"; do echo "$(addr_of "$name") slots=$slots"; done > "$base/hostfile"
+hostfile > "$base/hostfile"
 
 cat > "$base/env" <<ENV
 # Written by scripts/cluster/up.sh. Source it inside a node (exec.sh and mpirun.sh do) and
