@@ -24,6 +24,20 @@ for setting in "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_btl=sel
   step "DirectView, load-balanced and ordering suites with $setting"
   env "$setting" cargo test -p mpiview --test direct_view --test load_balanced --test ordering
 done
+# Several nodes: a 3-node test cluster of network and UTS namespaces (scripts/cluster/), whose
+# scripts are tested first; then the multi-rank suites with every launch spread over the nodes
+# (TCP between them), and the apps' reproducibility across nodes.
+step "the test cluster's own test"
+bash scripts/cluster/selftest.sh
+step "the multi-rank suites on 3 nodes"
+bash scripts/cluster/up.sh
+trap 'bash scripts/cluster/down.sh' EXIT
+cluster_mpiexec="$PWD/scripts/cluster/mpirun.sh"
+MPIEXEC="$cluster_mpiexec" cargo test -p mpiview --test direct_view --test load_balanced \
+  --test runtime --test ordering --test examples
+MPIEXEC="$cluster_mpiexec" cargo test -p mpiview-apps --test app_outputs maxnormal_samples
+bash scripts/cluster/down.sh
+trap - EXIT
 step "doc tests"
 cargo test --workspace --doc
 step "docs"

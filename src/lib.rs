@@ -44,6 +44,7 @@
 //! from IPython Parallel.
 
 pub mod arrays;
+pub mod diagnostics;
 pub mod partition;
 pub mod settings;
 pub mod sysinfo;

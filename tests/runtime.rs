@@ -283,15 +283,78 @@ fn mismatched_registrations_are_refused() {
 fn nodes_body() {
     let mut cluster = Cluster::init().expect("MPI");
     let who = cluster.register_with_context("who", |ctx, ()| Ok(ctx.engine_id()));
+    let host = cluster.register("host", |()| mpiview::diagnostics::host_name());
+    let rings = cluster.register("rings", |()| mpiview::diagnostics::doorbell_rings());
     let pretend = std::env::var("MPIVIEW_NODES").ok();
     common::exit_with(cluster.run(|client| -> Result<(), Error> {
         let n = client.n_engines();
         match pretend.as_deref() {
             None => {
-                // One machine: one node holding every engine.
-                assert_eq!(client.nodes().len(), 1);
-                assert_eq!(client.nodes()[0].engines, client.ids());
-                assert_eq!(client.one_per_node().targets(), &[0]);
+                // Nodes are where MPI put the engines: on one machine one node, on the test
+                // cluster one per host, each named after it, engines grouped by their host.
+                let hosts: Vec<String> = client.direct_view().apply_sync(&host, ())?;
+                let mut names: Vec<&String> = hosts.iter().collect();
+                names.dedup();
+                let mut distinct = hosts.clone();
+                distinct.sort();
+                distinct.dedup();
+                assert_eq!(client.nodes().len(), distinct.len(), "{hosts:?}");
+                for node in client.nodes() {
+                    for &e in &node.engines {
+                        assert_eq!(hosts[e], node.name, "engine {e} on {}", hosts[e]);
+                        assert_eq!(client.engines()[e].node, node.index);
+                        assert_eq!(client.engines()[e].host, hosts[e]);
+                    }
+                }
+                // One engine per node, each on a different host.
+                let heads = client.one_per_node();
+                assert_eq!(heads.len(), distinct.len());
+                let mut head_hosts: Vec<String> = heads.apply_sync(&host, ())?;
+                head_hosts.sort();
+                assert_eq!(head_hosts, distinct);
+                // Doorbells never cross nodes: after idle requests (which ring), no rank has
+                // rung, or may ring, a rank on another host.
+                for _ in 0..3 {
+                    std::thread::sleep(Duration::from_millis(30));
+                    client.direct_view().apply_sync(&who, ())?;
+                }
+                let me = mpiview::diagnostics::host_name();
+                let host_of = |rank: i32| {
+                    if rank == 0 {
+                        me.clone()
+                    } else {
+                        hosts[rank as usize - 1].clone()
+                    }
+                };
+                let mut all: Vec<(i32, Vec<(i32, u64)>)> =
+                    vec![(0, mpiview::diagnostics::doorbell_rings())];
+                for (e, r) in client
+                    .direct_view()
+                    .apply_sync(&rings, ())?
+                    .into_iter()
+                    .enumerate()
+                {
+                    all.push((e as i32 + 1, r));
+                }
+                for (from, list) in &all {
+                    for (to, count) in list {
+                        assert_eq!(
+                            host_of(*from),
+                            host_of(*to),
+                            "rank {from} may ring rank {to} ({count} times) on another host"
+                        );
+                    }
+                }
+                // The controller did ring the engines of its own host (there are some unless
+                // every engine is elsewhere).
+                let local: Vec<usize> = (0..n).filter(|&e| hosts[e] == me).collect();
+                if !local.is_empty()
+                    && !client.is_local()
+                    && std::env::var("MPIVIEW_DOORBELL").is_err()
+                {
+                    let rung: u64 = all[0].1.iter().map(|(_, c)| c).sum();
+                    assert!(rung > 0, "no rings to the engines on {me}");
+                }
             }
             Some("2") => {
                 let first = mpiview::partition::block_counts(n, 2)[0];

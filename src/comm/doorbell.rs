@@ -86,6 +86,8 @@ struct Peers {
     bells: Vec<Option<Bell>>,
     /// By world rank: nanoseconds after `epoch` of the last message sent to it.
     last_sent: Vec<AtomicU64>,
+    /// By world rank: signals sent to it.
+    rung: Vec<AtomicU64>,
     epoch: Instant,
     /// Messages closer together than this are not rung (half the spin time).
     quiet: Duration,
@@ -105,9 +107,11 @@ pub(crate) fn enable(bells: Vec<Option<Bell>>, covered: bool, spin: Duration) {
         return;
     }
     let last_sent = bells.iter().map(|_| AtomicU64::new(0)).collect();
+    let rung = bells.iter().map(|_| AtomicU64::new(0)).collect();
     let _ = PEERS.set(Peers {
         bells,
         last_sent,
+        rung,
         epoch: Instant::now(),
         quiet: spin / 2,
         covered,
@@ -138,7 +142,22 @@ pub(crate) fn ring(rank: i32) {
     if !due(before, now, peers.quiet.as_nanos() as u64) {
         return;
     }
+    peers.rung[rank as usize].fetch_add(1, Ordering::Relaxed);
     signal(bell);
+}
+
+/// The world ranks this rank may ring, and how many times it rang each (empty when doorbells
+/// are off); for tests that check that rings never leave a node.
+pub(crate) fn rings() -> Vec<(i32, u64)> {
+    PEERS.get().map_or_else(Vec::new, |p| {
+        p.bells
+            .iter()
+            .zip(&p.rung)
+            .enumerate()
+            .filter(|(_, (bell, _))| bell.is_some())
+            .map(|(rank, (_, n))| (rank as i32, n.load(Ordering::Relaxed)))
+            .collect()
+    })
 }
 
 /// Sends the bell to one thread.
