@@ -12,6 +12,7 @@ packages=(
   libopenmpi-dev openmpi-bin   # MPI: the transport (Open MPI 4.1 on Debian 12)
   libclang-dev pkg-config      # bindgen for mpi-sys, library discovery
   libhdf5-openmpi-dev          # parallel HDF5 for the apps' output files
+  iproute2 util-linux          # ip, nsenter, unshare: the test cluster of scripts/cluster/
 )
 
 missing=()
