@@ -146,6 +146,74 @@ fn a_driver_that_returns_beside_a_busy_engine_ends() {
 }
 
 #[test]
+#[ignore = "a multi-rank body: launched by blocking_calls_can_be_bounded"]
+fn bounded_body() {
+    let mut cluster = Cluster::init().expect("MPI");
+    let long = cluster.register("long_sleep", |secs: u64| {
+        std::thread::sleep(Duration::from_secs(secs))
+    });
+    let tick = cluster.register_task("tick", |_| Ok(()));
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let limit = Duration::from_millis(300);
+        let all = client.direct_view().timeout(limit);
+        let data = Array1::from_iter(0..100i64);
+        all.scatter("a", &data)?;
+        // Engine 0 hangs; every blocking call on a view that includes it gives up in time.
+        let _hung = client.engine(0)?.apply(&long, 60)?;
+        let timed_out = |what: &str, r: Result<(), Error>| {
+            assert!(matches!(r, Err(Error::Timeout(_))), "{what}: {r:?}");
+        };
+        let t = std::time::Instant::now();
+        timed_out("pull", all.pull::<Vec<i64>>("a").map(|_| ()));
+        timed_out("scatter", all.scatter("a", &data));
+        timed_out("gather", all.gather::<i64>("a").map(|_| ()));
+        timed_out("array push", all.push("b", Array1::<f64>::zeros(10)));
+        timed_out("clear", all.clear_names(&["b"]));
+        timed_out("execute", all.execute_sync(&tick));
+        let six = t.elapsed();
+        assert!(six < Duration::from_secs(6), "six timeouts took {six:?}");
+        // A scalar push is not answered: it returns at once and runs after the hang.
+        all.push("c", 1i64)?;
+        // The other engines are not held up: a view without engine 0 still works, and a
+        // transfer on it moves (nothing of the timed-out ones was started).
+        if client.n_engines() > 1 {
+            let rest = client
+                .view((1..client.n_engines()).collect::<Vec<_>>())?
+                .timeout(Duration::from_secs(20));
+            rest.scatter("d", &data)?;
+            assert_eq!(rest.gather::<i64>("d")?, data.clone().into_dyn());
+            assert_eq!(rest.pull::<i64>("c")?, vec![1; client.n_engines() - 1]);
+        }
+        Ok(())
+    }));
+}
+
+#[test]
+fn blocking_calls_can_be_bounded() {
+    for np in [2, 3, 5] {
+        let run = launch_body(
+            np,
+            "bounded_body",
+            &[("MPIVIEW_SHUTDOWN_GRACE_S", "1")],
+            DEADLINE,
+        );
+        // The driver succeeded; engine 0 is still asleep at the end: the job ends after the
+        // grace, saying so.
+        assert!(!run.success(), "{run:?}");
+        assert!(
+            run.elapsed < Duration::from_secs(20),
+            "took {:?}",
+            run.elapsed
+        );
+        assert!(
+            run.stderr.contains("engine 0 (rank 1") && run.stderr.contains("runs `long_sleep`"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 #[ignore = "a multi-rank body: launched by a_dying_engine_ends_the_job"]
 fn engine_dies() {
     let mut cluster = Cluster::init().expect("MPI");

@@ -195,6 +195,9 @@ impl Hub {
         if self.gathers_in_flight.get() > 0 {
             any |= self.pump_gathers()?;
         }
+        if any && !self.abandoned.borrow().is_empty() {
+            self.settle_answered_gathers();
+        }
         if self.dispatch_pending.replace(false) {
             self.dispatch()?;
         }

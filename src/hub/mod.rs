@@ -100,6 +100,9 @@ pub(crate) struct Hub {
     gathers_in_flight: Cell<usize>,
     /// Views of at least this many engines are broadcast to (`MPIVIEW_BROADCAST_MIN`).
     broadcast_min: usize,
+    /// Gathers given up after their first step (request, view): their engines wait for a
+    /// decision, sent once all have answered.
+    abandoned: RefCell<Vec<(RequestId, crate::ids::ViewId)>>,
 }
 
 impl Hub {
@@ -141,6 +144,7 @@ impl Hub {
             node_ranks,
             gathers_in_flight: Cell::new(0),
             broadcast_min: settings.broadcast_min,
+            abandoned: RefCell::new(Vec::new()),
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::Hub;
 use super::views::SlotKey;
-use crate::error::{RemoteError, Result};
+use crate::error::{Error, RemoteError, Result};
 use crate::ids::{EngineId, RequestId, ViewId};
 use crate::protocol::{Request, SHUTDOWN_ID};
 use crate::reply::{Body, remote_error};
@@ -238,20 +238,29 @@ impl Hub {
             .expect("tracked")
     }
 
-    /// Submits, waits for every reply, and returns them in target order.
+    /// Submits, waits for every reply (until `deadline`: then [`Error::Timeout`] of `limit`,
+    /// and the request goes on, forgotten), and returns them in target order.
     pub(crate) fn round_trip(
         &self,
         targets: &Rc<[EngineId]>,
+        limit: Option<Duration>,
         request: impl FnOnce(RequestId) -> Request,
     ) -> Result<Vec<Answer>> {
         let id = self.submit(targets, request)?;
-        self.wait_for(id, None)?;
-        Ok(self
-            .take(id)
+        if !self.wait_for(id, limit)? {
+            self.release(id);
+            return Err(Error::Timeout(limit.unwrap_or_default()));
+        }
+        Ok(self.take_answers(id))
+    }
+
+    /// Removes a completed request and returns its answers in target order.
+    pub(crate) fn take_answers(&self, id: RequestId) -> Vec<Answer> {
+        self.take(id)
             .answers
             .into_iter()
             .map(|s| s.expect("complete"))
-            .collect())
+            .collect()
     }
 }
 

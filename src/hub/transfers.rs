@@ -2,16 +2,24 @@
 //! gather. Over MPI, array data moves with collectives on the view's data communicator; in a
 //! one-rank run the same calls act on the in-process engine's namespace. Views call these and
 //! never see which.
+//!
+//! **Time limits.** Each call takes an optional limit. A collective cannot be taken back once
+//! started, so a transfer of arrays first waits (within the limit) until every engine of the
+//! view has answered everything sent to it before, and sends nothing if they do not: the call
+//! returns [`Error::Timeout`] and the engines are left as they were. A gather whose engines
+//! answered its first step too late is settled later: the hub tells them "no" as soon as all
+//! have answered, before anything else moves on that view.
 
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::Hub;
 use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
 use crate::comm::p2p::RawComm;
 use crate::error::{Error, Result};
-use crate::ids::EngineId;
+use crate::ids::{EngineId, RequestId, ViewId};
 use crate::partition::block_counts;
 use crate::protocol::Request;
 use crate::reply::{Body, remote_error};
@@ -36,11 +44,74 @@ impl Hub {
         }
     }
 
+    /// Waits, within `limit`, until the engines of `targets` have answered everything sent to
+    /// them and the view's earlier abandoned gathers are settled: then a transfer with them can
+    /// start without waiting on anyone's computation. `Error::Timeout` otherwise (nothing sent).
+    fn ready_for_transfer(
+        &self,
+        view: ViewId,
+        targets: &[EngineId],
+        limit: Option<Duration>,
+    ) -> Result<()> {
+        let Some(limit) = limit else {
+            return self.settle_abandoned(view, None);
+        };
+        let deadline = Instant::now() + limit;
+        self.settle_abandoned(view, Some(deadline))?;
+        let mut gate = self.gate(targets, 0);
+        if !self.wait_until(|hub| gate.is_open(hub, targets), Some(deadline))? {
+            return Err(Error::Timeout(limit));
+        }
+        Ok(())
+    }
+
+    /// Answers "no" to the engines of gathers abandoned on `view` (their first step timed out),
+    /// waiting until `deadline` for them to answer it (`None`: as long as it takes).
+    fn settle_abandoned(&self, view: ViewId, deadline: Option<Instant>) -> Result<()> {
+        loop {
+            let next = self
+                .abandoned
+                .borrow()
+                .iter()
+                .find(|(_, v)| *v == view)
+                .copied();
+            let Some((id, _)) = next else {
+                return Ok(());
+            };
+            if !self.wait_until(|hub| hub.is_complete(id), deadline)? {
+                return Err(Error::Timeout(deadline.map_or(Duration::ZERO, |d| {
+                    d.saturating_duration_since(Instant::now())
+                })));
+            }
+            self.abandoned.borrow_mut().retain(|(i, _)| *i != id);
+            self.take(id);
+            bcast_root(self.data_comm(view), &[0u64, 0], &mut || true);
+        }
+    }
+
+    /// Settles every abandoned gather whose engines have all answered (from `pump`, so that
+    /// engines waiting for the "no" are not left waiting).
+    pub(crate) fn settle_answered_gathers(&self) {
+        let done: Vec<(RequestId, ViewId)> = self
+            .abandoned
+            .borrow()
+            .iter()
+            .copied()
+            .filter(|(id, _)| self.is_complete(*id))
+            .collect();
+        for (id, view) in done {
+            self.abandoned.borrow_mut().retain(|(i, _)| *i != id);
+            self.take(id);
+            bcast_root(self.data_comm(view), &[0u64, 0], &mut || true);
+        }
+    }
+
     /// Stores `values` under their names on every engine of `targets`.
     pub(crate) fn push(
         &self,
         targets: &Rc<[EngineId]>,
         values: Vec<(String, Value)>,
+        limit: Option<Duration>,
     ) -> Result<()> {
         if let Some(local) = self.link.borrow_mut().local() {
             for (name, value) in values {
@@ -50,7 +121,9 @@ impl Hub {
         }
         let has_arrays = values.iter().any(|(_, v)| matches!(v, Value::Array(_)));
         let view = if has_arrays {
-            Some(self.view_of(targets)?)
+            let view = self.view_of(targets)?;
+            self.ready_for_transfer(view, targets, limit)?;
+            Some(view)
         } else {
             None
         };
@@ -79,8 +152,9 @@ impl Hub {
         &self,
         targets: &Rc<[EngineId]>,
         names: Vec<(String, TypeSpec)>,
+        limit: Option<Duration>,
     ) -> Result<Vec<Vec<Value>>> {
-        let answers = self.round_trip(targets, |id| Request::Pull { id, names })?;
+        let answers = self.round_trip(targets, limit, |id| Request::Pull { id, names })?;
         let mut per_engine = Vec::with_capacity(answers.len());
         let mut errors = Vec::new();
         for (&engine, answer) in targets.iter().zip(answers) {
@@ -108,17 +182,22 @@ impl Hub {
         }
     }
 
-    /// Splits `flat` (`rows` items of `item_shape`, standard layout) by the block rule over
-    /// `targets` and stores each part under `name` (a single row as itself if `flatten`).
+    /// Splits `data` (at least 1-d) along axis 0 by the block rule over `targets` and stores
+    /// each part under `name` (a single row as itself if `flatten`).
     pub(crate) fn scatter<T: Element>(
         &self,
         targets: &Rc<[EngineId]>,
         name: &str,
-        flat: &[T],
-        rows: usize,
-        item_shape: &[usize],
+        data: ArrayViewD<'_, T>,
         flatten: bool,
+        limit: Option<Duration>,
     ) -> Result<()> {
+        let rows = data.shape()[0];
+        let item_shape = &data.shape()[1..];
+        let contiguous = data.as_standard_layout();
+        let flat = contiguous
+            .as_slice()
+            .expect("standard layout is contiguous");
         if let Some(local) = self.link.borrow_mut().local() {
             local
                 .state
@@ -126,6 +205,7 @@ impl Hub {
             return Ok(());
         }
         let view = self.view_of(targets)?;
+        self.ready_for_transfer(view, targets, limit)?;
         self.send_untracked(
             targets,
             Request::Scatter {
@@ -154,6 +234,7 @@ impl Hub {
         targets: &Rc<[EngineId]>,
         name: &str,
         alloc: impl FnOnce(usize) -> Vec<T>,
+        limit: Option<Duration>,
     ) -> Result<ArrayD<T>> {
         if let Some(local) = self.link.borrow_mut().local() {
             let s = &local.state;
@@ -170,12 +251,22 @@ impl Hub {
             );
         }
         let view = self.view_of(targets)?;
-        let answers = self.round_trip(targets, |id| Request::Gather {
+        let started = Instant::now();
+        self.ready_for_transfer(view, targets, limit)?;
+        // The engines are idle: the first step answers at once, unless one hangs.
+        let id = self.submit(targets, |id| Request::Gather {
             id,
             name: name.to_string(),
             view,
             dtype: T::DTYPE,
         })?;
+        let rest = limit.map(|l| l.saturating_sub(started.elapsed()));
+        if !self.wait_for(id, rest)? {
+            // Engines that answered now wait for the decision: it is sent ("no") once all have.
+            self.abandoned.borrow_mut().push((id, view));
+            return Err(Error::Timeout(limit.unwrap_or_default()));
+        }
+        let answers = self.take_answers(id);
         let mut shapes = Vec::with_capacity(answers.len());
         let mut errors = Vec::new();
         for (&engine, answer) in targets.iter().zip(answers) {

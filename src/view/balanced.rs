@@ -42,6 +42,8 @@ pub struct LoadBalancedView {
     retries: u32,
     show: ShowProgress,
     max_outstanding: Option<usize>,
+    /// How long `map_sync` and `apply_sync` wait (`None`: as long as it takes).
+    limit: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for LoadBalancedView {
@@ -65,6 +67,17 @@ impl LoadBalancedView {
             retries: 0,
             show: ShowProgress::Auto,
             max_outstanding: None,
+            limit: None,
+        }
+    }
+
+    /// A copy of this view whose `map_sync` and `apply_sync` give up after `limit` with
+    /// [`Error::Timeout`](crate::Error::Timeout) (the work goes on). In a one-rank run remote
+    /// functions run inline and cannot be timed out.
+    pub fn timeout(&self, limit: std::time::Duration) -> Self {
+        LoadBalancedView {
+            limit: Some(limit),
+            ..self.clone()
         }
     }
 
@@ -204,6 +217,10 @@ impl LoadBalancedView {
         A: Serialize + 'static,
         R: DeserializeOwned + Clone + 'static,
     {
-        self.apply(f, args)?.get()
+        let result = self.apply(f, args)?;
+        match self.limit {
+            Some(limit) => result.get_timeout(limit),
+            None => result.get(),
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::rc::Rc;
+use std::time::Duration;
 
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use serde::{Serialize, de::DeserializeOwned};
@@ -52,6 +53,8 @@ use crate::value::{Element, NamespaceValue, TypeSpec, Value};
 pub struct DirectView<M: Multiplicity = Many> {
     hub: Rc<Hub>,
     targets: Rc<[EngineId]>,
+    /// How long blocking calls wait (`None`: as long as it takes).
+    limit: Option<Duration>,
     _shape: PhantomData<M>,
 }
 
@@ -60,6 +63,7 @@ impl<M: Multiplicity> Clone for DirectView<M> {
         DirectView {
             hub: self.hub.clone(),
             targets: self.targets.clone(),
+            limit: self.limit,
             _shape: PhantomData,
         }
     }
@@ -76,8 +80,42 @@ impl<M: Multiplicity> DirectView<M> {
         DirectView {
             hub,
             targets: targets.into(),
+            limit: None,
             _shape: PhantomData,
         }
+    }
+
+    /// A copy of this view whose blocking calls give up after `limit` with
+    /// [`Error::Timeout`]: `push`, `pull`, `scatter`, `gather`, `gather_into`, `clear`,
+    /// `apply_sync`, `execute_sync` and `map_sync`. (Results of the non-blocking calls have
+    /// their own: `AsyncResult::get_timeout`.)
+    ///
+    /// What a timeout leaves: a request that was sent goes on, and its answer is dropped; a
+    /// transfer of arrays is not started unless every engine of the view has finished what was
+    /// sent to it before, so a timed-out `scatter`, `gather` or array `push` moved nothing. In a
+    /// one-rank run (no `mpirun`) remote functions run inline, in the caller's thread, and
+    /// cannot be timed out.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client) -> mpiview::Result<()> {
+    /// use std::time::Duration;
+    /// let dview = client.direct_view().timeout(Duration::from_secs(10));
+    /// match dview.pull::<f64>("x") {
+    ///     Err(mpiview::Error::Timeout(_)) => eprintln!("an engine is stuck"),
+    ///     other => println!("{:?}", other?),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self, limit: Duration) -> Self {
+        DirectView {
+            limit: Some(limit),
+            ..self.clone()
+        }
+    }
+
+    /// The time limit of this view's blocking calls, if any.
+    pub fn time_limit(&self) -> Option<Duration> {
+        self.limit
     }
 
     /// The engines of this view, in target order.
@@ -118,7 +156,7 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Stores several values at once (`dview.push({'a': a, 'b': b})`).
     pub fn push_values(&self, values: Vec<(String, Value)>) -> Result<()> {
-        self.hub.push(&self.targets, values)
+        self.hub.push(&self.targets, values, self.limit)
     }
 
     /// The value of `name` on each engine, as `T` (`dview["a"]`, `dview.pull("a")`).
@@ -160,7 +198,7 @@ impl<M: Multiplicity> DirectView<M> {
     }
 
     fn pull_specs(&self, names: Vec<(String, TypeSpec)>) -> Result<Vec<Vec<Value>>> {
-        self.hub.pull(&self.targets, names)
+        self.hub.pull(&self.targets, names, self.limit)
     }
 
     /// Removes every value from the engines' namespaces.
@@ -176,7 +214,7 @@ impl<M: Multiplicity> DirectView<M> {
     fn clear_request(&self, names: Option<Vec<String>>) -> Result<()> {
         let answers = self
             .hub
-            .round_trip(&self.targets, |id| Request::Clear { id, names })?;
+            .round_trip(&self.targets, self.limit, |id| Request::Clear { id, names })?;
         failures(&self.targets, &answers)
     }
 
@@ -218,14 +256,8 @@ impl<M: Multiplicity> DirectView<M> {
                 "cannot scatter `{name}`: a 0-d array has no axis to split (push it instead)"
             )));
         }
-        let rows = data.shape()[0];
-        let item_shape: Vec<usize> = data.shape()[1..].to_vec();
-        let contiguous = data.as_standard_layout();
-        let flat = contiguous
-            .as_slice()
-            .expect("standard layout is contiguous");
         self.hub
-            .scatter(&self.targets, name, flat, rows, &item_shape, flatten)
+            .scatter(&self.targets, name, data, flatten, self.limit)
     }
 
     /// Concatenates the engines' values of `name` along axis 0, in target order
@@ -239,8 +271,12 @@ impl<M: Multiplicity> DirectView<M> {
     /// another type on some engine, pieces that do not fit together, or a result larger than
     /// the controller's available memory.
     pub fn gather<T: Element>(&self, name: &str) -> Result<ArrayD<T>> {
-        self.hub
-            .gather_with(&self.targets, name, crate::comm::alloc::zeroed_vec::<T>)
+        self.hub.gather_with(
+            &self.targets,
+            name,
+            crate::comm::alloc::zeroed_vec::<T>,
+            self.limit,
+        )
     }
 
     /// Like [`gather`](Self::gather), but into `out`, reusing its memory when it is large
@@ -248,18 +284,23 @@ impl<M: Multiplicity> DirectView<M> {
     /// the same array again and again avoid a fresh allocation, and its page faults, every time.
     /// On error `out` is left as it was.
     pub fn gather_into<T: Element>(&self, name: &str, out: &mut ArrayD<T>) -> Result<()> {
-        let result = self.hub.gather_with(&self.targets, name, |n| {
-            let old = std::mem::replace(
-                out,
-                ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty"),
-            );
-            let (mut v, offset) = old.into_raw_vec_and_offset();
-            if offset.is_some_and(|o| o != 0) || v.capacity() < n {
-                return crate::comm::alloc::zeroed_vec(n);
-            }
-            v.resize(n, T::default());
-            v
-        })?;
+        let result = self.hub.gather_with(
+            &self.targets,
+            name,
+            |n| {
+                let old = std::mem::replace(
+                    out,
+                    ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("empty"),
+                );
+                let (mut v, offset) = old.into_raw_vec_and_offset();
+                if offset.is_some_and(|o| o != 0) || v.capacity() < n {
+                    return crate::comm::alloc::zeroed_vec(n);
+                }
+                v.resize(n, T::default());
+                v
+            },
+            self.limit,
+        )?;
         *out = result;
         Ok(())
     }
@@ -301,7 +342,11 @@ impl<M: Multiplicity> DirectView<M> {
         f: &Remote<A, R>,
         args: A,
     ) -> Result<M::Out<R>> {
-        self.apply(f, args)?.get()
+        let result = self.apply(f, args)?;
+        match self.limit {
+            Some(limit) => result.get_timeout(limit),
+            None => result.get(),
+        }
     }
 
     /// Runs a registered task on every engine's namespace without waiting
@@ -321,7 +366,11 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Runs a registered task on every engine and waits.
     pub fn execute_sync(&self, task: &Task) -> Result<()> {
-        self.execute(task)?.get().map(|_| ())
+        let result = self.execute(task)?;
+        match self.limit {
+            Some(limit) => result.get_timeout(limit).map(|_| ()),
+            None => result.get().map(|_| ()),
+        }
     }
 
     fn start<A, R, I>(

@@ -60,7 +60,9 @@ macro_rules! map_methods {
             self.start(f, items.into_iter(), Some(n), None)
         }
 
-        /// Maps and waits: the results in input order, or every failure together.
+        /// Maps and waits: the results in input order, or every failure together; within the
+        /// view's time limit if it has one ([`Error::Timeout`](crate::Error::Timeout) after it,
+        /// the map going on).
         pub fn map_sync<A, R>(
             &self,
             f: &Remote<A, R>,
@@ -70,7 +72,13 @@ macro_rules! map_methods {
             A: Serialize + 'static,
             R: DeserializeOwned + 'static,
         {
-            self.map(f, items)?.into_vec()
+            let result = self.map(f, items)?;
+            if let Some(limit) = self.limit
+                && !result.wait(Some(limit))?
+            {
+                return Err(crate::Error::Timeout(limit));
+            }
+            result.into_vec()
         }
     };
 }
