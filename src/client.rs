@@ -75,7 +75,7 @@ impl Client {
 
     /// A view of the engines `targets` selects, in its order: a range (`0..2`), a list
     /// (`[0, 2]`), or a [`Targets`] slice with a step. Out-of-range, repeated or no engines are
-    /// [`Error::Targets`].
+    /// [`Error::Targets`](crate::Error::Targets).
     pub fn view(&self, targets: impl Into<Targets>) -> Result<DirectView> {
         let ids = targets.into().resolve(self.n_engines())?;
         Ok(DirectView::new(self.hub.clone(), ids))

@@ -10,7 +10,7 @@
 //!
 //! Negative numbers count from the end, slices clamp like Python's (`client[2:100]` is fine), and
 //! a negative step walks backwards. An index or list entry out of range, a zero step, a repeated
-//! engine or an empty selection is an [`Error::Targets`].
+//! engine or an empty selection is an [`Error::Targets`](crate::Error::Targets).
 
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
