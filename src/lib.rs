@@ -62,6 +62,7 @@ mod error;
 mod exit;
 mod hub;
 mod ids;
+mod last_words;
 mod namespace;
 mod nodes;
 mod order;

@@ -12,6 +12,7 @@ use std::ops::{Deref, DerefMut};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{BoxError, RemoteErrorKind};
+use crate::last_words;
 use crate::namespace::{Namespace, NamespaceError};
 use crate::panic_guard::call_catching;
 use crate::targets::EngineId;
@@ -281,7 +282,9 @@ impl Registry {
         ctx: &mut Context<'_>,
         args: &[u8],
     ) -> Result<Vec<u8>, Failure> {
-        (self.entry(index)?.call)(ctx, args)
+        let call = &self.entry(index)?.call;
+        let _running = last_words::running(index);
+        call(ctx, args)
     }
 
     /// Runs function `index` over an encoded `Vec` of arguments.
@@ -295,6 +298,7 @@ impl Registry {
         let map = entry.map.as_ref().ok_or_else(|| {
             Failure::bad_payload(format!("`{}` is a task and cannot be mapped", entry.name))
         })?;
+        let _running = last_words::running(index);
         map(ctx, items)
     }
 
@@ -327,6 +331,11 @@ impl Registry {
             }
         }
         h
+    }
+
+    /// Every registered name, by index.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
     /// Number of registered functions and tasks.

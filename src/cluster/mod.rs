@@ -5,6 +5,7 @@
 
 mod controller;
 mod engine;
+mod farewell;
 mod startup;
 
 use std::process::ExitCode;
@@ -150,7 +151,8 @@ impl Cluster {
     ///
     /// A driver that fails or panics makes every rank exit non-zero: the engines are told to
     /// stop, and if one is still busy after a grace period (3 s, `MPIVIEW_SHUTDOWN_GRACE_S`) the
-    /// job is aborted with `MPI_Abort`. With one rank (no `mpirun`) the driver gets one
+    /// job is aborted with `MPI_Abort`; ranks that have stopped wait for the controller's word
+    /// before they finalise, so an abort never meets a rank inside `MPI_Finalize`. With one rank (no `mpirun`) the driver gets one
     /// in-process engine.
     pub fn run<F, T>(self, driver: F) -> ExitCode
     where
@@ -171,14 +173,29 @@ impl Cluster {
             controller::run_local(registry, driver)
         } else {
             let comms = startup::communicators(&world);
-            if world.rank() == ROOT {
+            install_last_words(&world, &registry);
+            let code = if world.rank() == ROOT {
                 controller::run_controller(&world, comms, registry, driver)
             } else {
                 engine::run_engine(&world, comms, &registry)
-            }
+            };
+            farewell::barrier(&world);
+            code
         };
         drop(world);
         drop(_universe);
         ExitCode::from(code)
     }
+}
+
+/// Makes this rank say who it is and what it ran if it dies outside mpiview's shutdown.
+fn install_last_words(world: &SimpleCommunicator, registry: &Registry) {
+    let rank = world.rank();
+    let host = crate::diagnostics::host_name();
+    let who = if rank == ROOT {
+        format!("the controller (rank 0, host {host})")
+    } else {
+        format!("engine {} (rank {rank}, host {host})", rank - 1)
+    };
+    crate::last_words::install(who, registry.names());
 }
