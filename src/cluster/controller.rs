@@ -112,7 +112,7 @@ fn finish(client: &Client, code: u8, world: &SimpleCommunicator) -> u8 {
             } else {
                 "the driver failed"
             };
-            eprintln!(
+            super::say(&format!(
                 "error: engines still busy {:.1} s after {after}: {}; aborting the job",
                 grace.as_secs_f64(),
                 if busy.is_empty() {
@@ -120,11 +120,13 @@ fn finish(client: &Client, code: u8, world: &SimpleCommunicator) -> u8 {
                 } else {
                     busy.join(", ")
                 }
-            );
+            ));
             world.abort(i32::from(code.max(1)))
         }
         Err(e) => {
-            eprintln!("error: stopping the engines failed: {e}; aborting the job");
+            super::say(&format!(
+                "error: stopping the engines failed: {e}; aborting the job"
+            ));
             world.abort(i32::from(code.max(1)))
         }
     }
@@ -151,6 +153,6 @@ where
 
 fn report(outcome: &Outcome) {
     if let Some(message) = &outcome.message {
-        eprintln!("error: {message}");
+        super::say(&format!("error: {message}"));
     }
 }

@@ -26,7 +26,7 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
     match serve(setup, registry, state) {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("error: engine {id}: {e}; aborting the job");
+            super::say(&format!("error: engine {id}: {e}; aborting the job"));
             world.abort(1)
         }
     }

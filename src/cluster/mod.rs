@@ -199,3 +199,14 @@ fn install_last_words(world: &SimpleCommunicator, registry: &Registry) {
     };
     crate::last_words::install(who, registry.names());
 }
+
+/// Writes `line` and a newline to stderr in one `write(2)`: a launcher that ends the job right
+/// after (an `MPI_Abort` follows) may forward what it has read and drop the rest, and
+/// `eprintln!` writes a formatted line in several pieces.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    let _ = std::io::stderr().lock().write_all(&bytes);
+}
