@@ -14,6 +14,11 @@ packages=(
   libhdf5-openmpi-dev          # parallel HDF5 for the apps' output files
   iproute2 util-linux          # ip, nsenter, unshare: the test cluster of scripts/cluster/
 )
+# The second MPI of the test suite (MPIVIEW_MPI=mpich bash scripts/test.sh); installed beside
+# Open MPI, which stays the default (`mpicc`, `mpirun`).
+if [ "${MPIVIEW_MPI:-openmpi}" = mpich ]; then
+  packages+=(libmpich-dev mpich)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
