@@ -1,8 +1,14 @@
-//! Every sbatch script in `slurm/` on a real one-node Slurm (munge + slurmctld + slurmd brought
-//! up by `scripts/slurm/up.sh` and always taken down again).
+//! Every sbatch script in `slurm/` on a real Slurm of 3 nodes: the test cluster of
+//! `scripts/cluster/` (network and UTS namespaces on this machine: node1..node3 at
+//! 198.18.0.11-13) with a slurmd in each node and slurmctld, slurmdbd and MariaDB in node1, all
+//! brought up by `scripts/slurm/up.sh` (`MPIVIEW_SLURM_NODES=3`) and always taken down again by
+//! `scripts/slurm/down.sh`, cluster included. Each script runs with `-N 3` and `-N 1`, under
+//! `srun` and under `mpirun`; apps that fail must fail their job with their exit code, and
+//! `sacct` must show a job's State and ExitCode.
 //!
-//! Runs when `MPIVIEW_SLURM_TESTS=1` (CI sets it; Slurm is installed if missing), or when Slurm is
-//! installed here and the test runs as root; otherwise it is skipped with a message saying so.
+//! Runs when `MPIVIEW_SLURM_TESTS=1` (CI sets it; Slurm and MariaDB are installed if missing), or
+//! when they are installed here and the test runs as root; otherwise it is skipped with a message
+//! saying so. `MPIVIEW_SLURM_NODES=1` runs the same on a one-node Slurm on this machine instead.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -10,6 +16,19 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The test's own Slurm and test cluster (their state directories), so that a Slurm or a cluster
+/// someone uses on this machine is left alone (a one-node Slurm shares this machine's ports).
+const SLURM_BASE: &str = "/var/spool/mpiview-slurm-test";
+const CLUSTER_BASE: &str = "/run/mpiview-slurm-test";
+
+/// Deadlines: bringing Slurm up (it may install packages first), taking it down, one Slurm
+/// command, one job, and a job's record reaching `sacct`.
+const UP: Duration = Duration::from_secs(900);
+const DOWN: Duration = Duration::from_secs(120);
+const COMMAND: Duration = Duration::from_secs(60);
+const JOB: Duration = Duration::from_secs(300);
+const ACCOUNTING: Duration = Duration::from_secs(60);
 
 /// The repository root (the apps crate is its `apps/` folder).
 fn root() -> PathBuf {
@@ -37,62 +56,102 @@ fn enabled() -> Result<(), String> {
         return Ok(());
     }
     let installed = Command::new("sh")
-        .args(["-c", "command -v sbatch slurmctld slurmd"])
+        .args(["-c", "command -v sbatch slurmctld slurmd slurmdbd mariadbd"])
         .output()
         .is_ok_and(|o| o.status.success());
     match (installed, is_root()) {
         (true, true) => Ok(()),
-        (false, _) => {
-            Err("Slurm is not installed (set MPIVIEW_SLURM_TESTS=1 to install it and run)".into())
-        }
+        (false, _) => Err(
+            "Slurm or MariaDB is not installed (set MPIVIEW_SLURM_TESTS=1 to install them and run)"
+                .into(),
+        ),
         (true, false) => Err("starting Slurm's daemons needs root".into()),
     }
 }
 
-/// The one-node cluster; dropping it takes it down, also when a test fails.
-struct Cluster;
-
-impl Cluster {
-    fn up() -> Cluster {
-        let status = Command::new("bash")
-            .arg(root().join("scripts/slurm/up.sh"))
-            .status()
-            .expect("bash runs");
-        let cluster = Cluster;
-        assert!(status.success(), "scripts/slurm/up.sh failed");
-        cluster
+/// Nodes of the test Slurm: `MPIVIEW_SLURM_NODES`, 3 by default (the test cluster); 1 is this
+/// machine.
+fn nodes() -> u32 {
+    match std::env::var("MPIVIEW_SLURM_NODES") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("MPIVIEW_SLURM_NODES must be a number, not {v:?}")),
+        Err(_) => 3,
     }
 }
 
-impl Drop for Cluster {
+/// `bash scripts/slurm/<name>` for the test's Slurm, under coreutils' `timeout` (TERM after
+/// `limit`, KILL 10 s later), so that no call can hang the test.
+fn slurm_script(name: &str, limit: Duration) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("-k")
+        .arg("10")
+        .arg(limit.as_secs().to_string())
+        .arg("bash")
+        .arg(root().join("scripts/slurm").join(name))
+        .env("MPIVIEW_SLURM_BASE", SLURM_BASE)
+        .env("MPIVIEW_CLUSTER_BASE", CLUSTER_BASE)
+        .env("MPIVIEW_SLURM_NODES", nodes().to_string());
+    cmd
+}
+
+/// A Slurm command (`sbatch`, `squeue`, ...) run where it reaches the controller: in node1 of
+/// the test cluster, with `SLURM_CONF` set (`scripts/slurm/exec.sh`).
+fn slurm(program: &str) -> Command {
+    let mut cmd = slurm_script("exec.sh", COMMAND);
+    cmd.arg(program);
+    cmd
+}
+
+/// The test Slurm; dropping it takes it (and the test cluster) down, also when a test fails.
+struct Slurm;
+
+impl Slurm {
+    fn up() -> Slurm {
+        // Made first: down.sh also cleans up after an up.sh that failed half-way.
+        let slurm = Slurm;
+        let status = slurm_script("up.sh", UP).status().expect("bash runs");
+        assert!(status.success(), "scripts/slurm/up.sh failed ({status})");
+        slurm
+    }
+}
+
+impl Drop for Slurm {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(root().join("scripts/slurm/down.sh"))
-            .status();
+        if std::thread::panicking() {
+            // down.sh removes the daemons' logs: show their ends first.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!("tail -n 25 {SLURM_BASE}/log/*.log >&2"))
+                .status();
+        }
+        let _ = slurm_script("down.sh", DOWN).status();
     }
 }
 
-/// How a job ended: its state and exit code (`ExitCode=a:b` → a).
+/// How a job ended (`scontrol show job`): its state, its exit code (`ExitCode=a:b` → a) and the
+/// number of nodes it had.
+#[derive(Debug)]
 struct Ended {
     state: String,
     code: i32,
+    nodes: u32,
 }
 
-/// Submits `script` from `dir` with extra sbatch options and environment; waits for the end.
-fn submit(
-    dir: &Path,
-    script: &str,
-    options: &[&str],
-    env: &[(&str, &str)],
-    deadline: Duration,
-) -> (String, Ended) {
-    let mut cmd = Command::new("sbatch");
+/// Submits `script` from `dir` on `nodes` nodes and 3 tasks, with extra environment (sbatch
+/// passes it on to the job); waits for the job's end.
+fn submit(dir: &Path, script: &str, nodes: u32, env: &[(&str, &str)]) -> (String, Ended) {
+    let mut cmd = slurm("sbatch");
     cmd.arg("--parsable")
         .arg(format!("--chdir={}", dir.display()))
-        .args(options);
-    cmd.arg(root().join("slurm").join(script));
+        .arg(format!("--nodes={nodes}"))
+        .arg("--ntasks=3")
+        .arg(root().join("slurm").join(script));
     common::mpi_env(&mut cmd);
-    cmd.env("MPIVIEW_BIN", bin_dir());
+    // The nodes share 2 cores: ranks waiting in MPI or in mpiview yield instead of spinning.
+    cmd.env("MPIVIEW_BIN", bin_dir())
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("MPIVIEW_YIELD", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -110,20 +169,25 @@ fn submit(
         .to_string();
     let start = Instant::now();
     loop {
-        let q = Command::new("squeue")
+        let q = slurm("squeue")
             .args(["-h", "-j", &id])
             .output()
             .expect("squeue runs");
+        assert!(
+            q.status.success(),
+            "squeue -j {id}: {}",
+            String::from_utf8_lossy(&q.stderr)
+        );
         if String::from_utf8_lossy(&q.stdout).trim().is_empty() {
             break;
         }
-        if start.elapsed() > deadline {
-            let _ = Command::new("scancel").arg(&id).status();
-            panic!("job {id} ({script}) outlived {deadline:?} and was cancelled");
+        if start.elapsed() > JOB {
+            let _ = slurm("scancel").arg(&id).status();
+            panic!("job {id} ({script}, -N {nodes}) outlived {JOB:?} and was cancelled");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let show = Command::new("scontrol")
+    let show = slurm("scontrol")
         .args(["show", "job", "-o", &id])
         .output()
         .expect("scontrol runs");
@@ -141,113 +205,195 @@ fn submit(
         .unwrap()
         .parse()
         .unwrap();
-    (id, Ended { state, code })
+    // NumNodes=3, or a range (NumNodes=3-3) for some jobs.
+    let nodes = field("NumNodes=")
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (id, Ended { state, code, nodes })
+}
+
+/// The job's State and ExitCode (`2:0`) as `sacct` shows them, once its record there is final
+/// (records reach slurmdbd shortly after the job ends).
+fn sacct(id: &str) -> (String, String) {
+    let start = Instant::now();
+    loop {
+        let out = slurm("sacct")
+            .args(["-n", "-X", "-P", "-o", "State,ExitCode", "-j", id])
+            .output()
+            .expect("sacct runs");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if let Some((state, code)) = text.split_once('|') {
+            if !["PENDING", "RUNNING", "COMPLETING"].contains(&state) {
+                return (state.to_string(), code.to_string());
+            }
+        }
+        assert!(
+            start.elapsed() < ACCOUNTING,
+            "job {id}: no final record in sacct after {ACCOUNTING:?}: {text:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Panics with the job's log unless it ended in `state` with `code` on `nodes` nodes.
+#[track_caller]
+fn assert_ended(end: &Ended, state: &str, code: i32, nodes: u32, what: &str, log: &str) {
+    assert_eq!(
+        (end.state.as_str(), end.code, end.nodes),
+        (state, code, nodes),
+        "{what}:\n{log}"
+    );
+}
+
 #[test]
-fn every_sbatch_script_runs_on_a_one_node_slurm() {
+fn every_sbatch_script_runs_on_a_multi_node_slurm() {
     if let Err(why) = enabled() {
-        eprintln!("SKIPPED every_sbatch_script_runs_on_a_one_node_slurm: {why}");
+        eprintln!("SKIPPED every_sbatch_script_runs_on_a_multi_node_slurm: {why}");
         return;
     }
     let _lock = common::LaunchLock::acquire();
-    let _cluster = Cluster::up();
+    let nodes = nodes();
+    let _slurm = Slurm::up();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let minutes = Duration::from_secs(300);
+    // Every node (3 tasks: one rank a node), then one node (3 ranks on it).
+    let node_counts = if nodes > 1 { vec![nodes, 1] } else { vec![1] };
+    let mut succeeded = None;
 
-    // trapz with srun and with mpirun: the JSON result, named by job id.
-    for (script, prefix) in [
-        ("trapz.sbatch", "trapz"),
-        ("trapz-mpirun.sbatch", "trapz-mpirun"),
-    ] {
-        let (id, end) = submit(
-            d,
-            script,
-            &["-n", "3"],
-            &[("TRAPZ_ARGS", "--n 1e6")],
-            minutes,
-        );
-        let log = read(d.join(format!("mpiview-{prefix}-{id}.out")));
-        assert_eq!(
-            (end.state.as_str(), end.code),
-            ("COMPLETED", 0),
-            "{script}:\n{log}"
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(read(d.join(format!("{prefix}-{id}.json"))).trim()).unwrap();
-        assert_eq!(json["engines"], 2, "{json}");
-        assert!((json["integral"].as_f64().unwrap() - std::f64::consts::FRAC_PI_2).abs() < 1e-9);
-    }
+    for &n in &node_counts {
+        // trapz with srun and with mpirun: the JSON result, named by job id.
+        for (script, prefix) in [
+            ("trapz.sbatch", "trapz"),
+            ("trapz-mpirun.sbatch", "trapz-mpirun"),
+        ] {
+            let (id, end) = submit(d, script, n, &[("TRAPZ_ARGS", "--n 1e6")]);
+            let log = read(d.join(format!("mpiview-{prefix}-{id}.out")));
+            assert_ended(&end, "COMPLETED", 0, n, &format!("{script} -N {n}"), &log);
+            let json: serde_json::Value =
+                serde_json::from_str(read(d.join(format!("{prefix}-{id}.json"))).trim()).unwrap();
+            assert_eq!(json["engines"], 2, "{json}");
+            assert!(
+                (json["integral"].as_f64().unwrap() - std::f64::consts::FRAC_PI_2).abs() < 1e-9
+            );
+            if succeeded.is_none() {
+                succeeded = Some(id);
+            }
+        }
 
-    // The other apps: their files, named by job id.
-    let (id, end) = submit(
-        d,
-        "apps.sbatch",
-        &["-n", "3"],
-        &[
-            ("MAXNORMAL_ARGS", "--draws 2e4"),
-            ("JULIA_ARGS", "--m 64 --n 64"),
-            ("NORMSTATS_ARGS", "--n 1e4 --sizes 1e4"),
-        ],
-        minutes,
-    );
-    let log = read(d.join(format!("mpiview-apps-{id}.out")));
-    assert_eq!((end.state.as_str(), end.code), ("COMPLETED", 0), "{log}");
-    for file in [
-        format!("maxnormal-{id}.h5"),
-        format!("maxnormal-{id}.png"),
-        format!("julia-block-{id}.h5"),
-        format!("julia-{id}.png"),
-    ] {
-        assert!(d.join(&file).exists(), "{file} missing:\n{log}");
-    }
-    assert!(
-        log.contains("parallel counts equal the serial counts"),
-        "{log}"
-    );
+        for launcher in ["srun", "mpirun"] {
+            // The other apps: their files, named by job id.
+            let (id, end) = submit(
+                d,
+                "apps.sbatch",
+                n,
+                &[
+                    ("LAUNCHER", launcher),
+                    ("MAXNORMAL_ARGS", "--draws 2e4"),
+                    ("JULIA_ARGS", "--m 64 --n 64"),
+                    ("NORMSTATS_ARGS", "--n 1e4 --sizes 1e4"),
+                ],
+            );
+            let log = read(d.join(format!("mpiview-apps-{id}.out")));
+            let what = format!("apps.sbatch with {launcher}, -N {n}");
+            assert_ended(&end, "COMPLETED", 0, n, &what, &log);
+            assert!(
+                log.contains(&format!("apps with {launcher} on 3 ranks, {n} node(s)")),
+                "{what}:\n{log}"
+            );
+            for file in [
+                format!("maxnormal-{id}.h5"),
+                format!("maxnormal-{id}.png"),
+                format!("julia-block-{id}.h5"),
+                format!("julia-{id}.png"),
+            ] {
+                assert!(d.join(&file).exists(), "{what}: {file} missing:\n{log}");
+            }
+            assert!(
+                log.contains("parallel counts equal the serial counts"),
+                "{what}:\n{log}"
+            );
 
-    // Scaling studies through srun inside the allocation.
-    for (script, env) in [
-        (
-            "scaling-strong.sbatch",
-            vec![("RANKS", "2,3"), ("SIZE", "2e5"), ("REPS", "1")],
-        ),
-        (
-            "scaling-weak.sbatch",
-            vec![("RANKS", "2,3"), ("PER_ENGINE", "1e5"), ("REPS", "1")],
-        ),
-    ] {
-        let (id, end) = submit(d, script, &["-n", "3"], &env, minutes);
-        let name = script.trim_end_matches(".sbatch");
-        let log = read(d.join(format!(
-            "mpiview-{}-{id}.out",
-            name.trim_start_matches("scaling-")
-        )));
-        assert_eq!(
-            (end.state.as_str(), end.code),
-            ("COMPLETED", 0),
-            "{script}:\n{log}"
-        );
-        let out = d.join(format!("{name}-{id}"));
-        for f in ["runs.csv", "summary.csv", "scaling.h5", "scaling.png"] {
-            assert!(out.join(f).exists(), "{script}: {f} missing:\n{log}");
+            // Scaling studies, their runs started by srun or mpirun inside the allocation.
+            for (script, env) in [
+                (
+                    "scaling-strong.sbatch",
+                    [("RANKS", "2,3"), ("SIZE", "2e5"), ("REPS", "1")],
+                ),
+                (
+                    "scaling-weak.sbatch",
+                    [("RANKS", "2,3"), ("PER_ENGINE", "1e5"), ("REPS", "1")],
+                ),
+            ] {
+                let mut env = env.to_vec();
+                env.push(("LAUNCHER", launcher));
+                let (id, end) = submit(d, script, n, &env);
+                let name = script.trim_end_matches(".sbatch");
+                let log = read(d.join(format!(
+                    "mpiview-{}-{id}.out",
+                    name.trim_start_matches("scaling-")
+                )));
+                let what = format!("{script} with {launcher}, -N {n}");
+                assert_ended(&end, "COMPLETED", 0, n, &what, &log);
+                assert!(
+                    log.contains(&format!("launcher {launcher}")),
+                    "{what}:\n{log}"
+                );
+                let out = d.join(format!("{name}-{id}"));
+                for f in ["runs.csv", "summary.csv", "scaling.h5", "scaling.png"] {
+                    assert!(out.join(f).exists(), "{what}: {f} missing:\n{log}");
+                }
+            }
         }
     }
 
-    // A failing app fails the job with its exit code.
-    let (id, end) = submit(
-        d,
-        "trapz.sbatch",
-        &["-n", "2"],
-        &[("TRAPZ_ARGS", "--n 0")],
-        minutes,
+    // A failing app (a bad argument: exit 2 on every rank) fails the job with its exit code,
+    // under srun and under mpirun, on every node.
+    let mut failed = None;
+    for (script, prefix, env) in [
+        (
+            "trapz.sbatch",
+            "trapz",
+            [("TRAPZ_ARGS", "--n 0"), ("LAUNCHER", "srun")],
+        ),
+        (
+            "trapz-mpirun.sbatch",
+            "trapz-mpirun",
+            [("TRAPZ_ARGS", "--n 0"), ("LAUNCHER", "mpirun")],
+        ),
+        (
+            "apps.sbatch",
+            "apps",
+            [("MAXNORMAL_ARGS", "--draws 0"), ("LAUNCHER", "mpirun")],
+        ),
+    ] {
+        let (id, end) = submit(d, script, nodes, &env);
+        let log = read(d.join(format!("mpiview-{prefix}-{id}.out")));
+        assert_ended(&end, "FAILED", 2, nodes, &format!("{script} failing"), &log);
+        assert!(log.contains("must be at least 1"), "{script}:\n{log}");
+        if failed.is_none() {
+            failed = Some(id);
+        }
+    }
+
+    // sacct (how users read a job's state) has both: a job that succeeded, one that failed.
+    let succeeded = succeeded.expect("a job succeeded");
+    assert_eq!(
+        sacct(&succeeded),
+        ("COMPLETED".to_string(), "0:0".to_string()),
+        "sacct, job {succeeded}"
     );
-    let log = read(d.join(format!("mpiview-trapz-{id}.out")));
-    assert_eq!((end.state.as_str(), end.code), ("FAILED", 2), "{log}");
-    assert!(log.contains("must be at least 1"), "{log}");
+    let failed = failed.expect("a job failed");
+    assert_eq!(
+        sacct(&failed),
+        ("FAILED".to_string(), "2:0".to_string()),
+        "sacct, job {failed}"
+    );
 }
