@@ -225,10 +225,10 @@ fn sacct(id: &str) -> (String, String) {
             .output()
             .expect("sacct runs");
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if let Some((state, code)) = text.split_once('|') {
-            if !["PENDING", "RUNNING", "COMPLETING"].contains(&state) {
-                return (state.to_string(), code.to_string());
-            }
+        if let Some((state, code)) = text.split_once('|')
+            && !["PENDING", "RUNNING", "COMPLETING"].contains(&state)
+        {
+            return (state.to_string(), code.to_string());
         }
         assert!(
             start.elapsed() < ACCOUNTING,
