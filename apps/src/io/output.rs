@@ -185,6 +185,7 @@ fn kind_of(t: &fs::FileType) -> &'static str {
 /// std::os::unix::fs::symlink("real.h5", &link).unwrap();
 /// assert_eq!(resolve_output(&link).unwrap(), dir.path().join("real.h5"));
 /// assert_eq!(resolve_output(&real).unwrap(), real);
+/// // Nothing is written here: resolving only looks at the path.
 /// let err = resolve_output(std::path::Path::new("/dev/null")).unwrap_err();
 /// assert!(err.to_string().contains("is a character device"), "{err}");
 /// ```
@@ -257,8 +258,8 @@ pub fn check_output_path(path: &Path) -> Result<PathBuf, OutputError> {
 /// let again = dir.path().join(".").join("a.h5");
 /// let err = check_outputs(&[("--out", &h5), ("--png", &again)]).unwrap_err();
 /// assert!(err.to_string().starts_with("--out and --png name the same file"), "{err}");
-/// let err = check_outputs(&[("--out", &h5), ("--png", std::path::Path::new("/dev/null"))]);
-/// assert!(err.unwrap_err().to_string().starts_with("--png: output /dev/null is a character device"));
+/// let err = check_outputs(&[("--out", &h5), ("--png", dir.path())]).unwrap_err();
+/// assert!(err.to_string().starts_with("--png: output") && err.to_string().ends_with("is a directory"));
 /// ```
 pub fn check_outputs(outputs: &[(&str, &Path)]) -> Result<Vec<PathBuf>, OutputError> {
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
@@ -791,6 +792,8 @@ mod tests {
         assert!(matches!(e, OutputError::Links { .. }), "{e}");
     }
 
+    /// Special files made in a temporary directory, never taken from /dev: a regression would
+    /// replace the system's /dev/null.
     #[test]
     fn fifos_and_devices_are_refused_and_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -801,23 +804,25 @@ mod tests {
         let e = check_output_path(&fifo).unwrap_err();
         assert!(e.to_string().contains("is a FIFO"), "{e}");
         assert!(AtomicFile::create(&fifo).is_err());
-        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
-        let link = dir.path().join("null");
-        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("fifo", &link).unwrap();
         let e = check_output_path(&link).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("(a link to /dev/null) is a character device"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("(a link to "), "{e}");
         assert!(write_atomic(&link, |w| w.write_all(b"x")).is_err());
-        assert!(
-            fs::metadata("/dev/null")
-                .unwrap()
-                .file_type()
-                .is_char_device()
-        );
-        assert_eq!(names(dir.path()), ["fifo", "null"]);
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        // A copy of /dev/null (char 1, 3), where this process may make one (root).
+        let null = dir.path().join("null");
+        let c = std::ffi::CString::new(null.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mknod with a valid NUL-terminated path; makedev has no preconditions.
+        if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } == 0 {
+            let e = check_output_path(&null).unwrap_err();
+            assert!(e.to_string().contains("is a character device"), "{e}");
+            assert!(write_atomic(&null, |w| w.write_all(b"x")).is_err());
+            let t = fs::symlink_metadata(&null).unwrap().file_type();
+            assert!(t.is_char_device());
+            fs::remove_file(&null).unwrap();
+        }
+        assert_eq!(names(dir.path()), ["fifo", "link"]);
     }
 
     #[test]
