@@ -4,7 +4,8 @@
 //! Every rank of an MPI job parses the same command line, so every rank reaches the same
 //! verdict; printing it from every rank would repeat each message N times. [`parse_args`] lets
 //! the controller report (help, version, or the error) and the driver end the job with the right
-//! exit status (0 for help, 2 for bad input) on every rank.
+//! exit status on every rank: 0 for help, 2 for bad input, [`EXIT_NOT_FINITE`] (3) for a
+//! result that is not a finite number ([`AppError::NotFinite`]), 1 for other failures.
 
 use std::ffi::OsString;
 
@@ -12,12 +13,71 @@ use mpiview::Error;
 
 pub use mpiview::units::parse_count;
 
-/// Parses a positive count (at least 1).
+/// Exit code of a run whose result is not a finite number (an integrand that is infinite or
+/// NaN somewhere, a sum that overflows): distinct from bad input (2) and other failures (1).
+pub const EXIT_NOT_FINITE: u8 = 3;
+
+/// Why an app's driver failed: an mpiview error (exit code 2 for [`Error::Usage`], 1
+/// otherwise), or a result that is not a finite number (exit code [`EXIT_NOT_FINITE`]).
+///
+/// ```
+/// use mpiview_apps::cli::{AppError, EXIT_NOT_FINITE};
+/// assert_eq!(AppError::NotFinite("f(0) = inf".into()).exit_code(), EXIT_NOT_FINITE);
+/// assert_eq!(AppError::from(mpiview::Error::usage("bad --n")).exit_code(), 2);
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// An error of the runtime or of the input.
+    #[error(transparent)]
+    Run(#[from] Error),
+    /// The result is not a finite number; the message says where it stops being one.
+    #[error("{0}")]
+    NotFinite(String),
+}
+
+impl AppError {
+    /// The exit code of every rank.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Run(e) => e.exit_code(),
+            AppError::NotFinite(_) => EXIT_NOT_FINITE,
+        }
+    }
+}
+
+/// Parses a positive count (at least 1); a negative number is refused as such.
+///
+/// ```
+/// use mpiview_apps::cli::parse_positive_count;
+/// assert_eq!(parse_positive_count("1e3"), Ok(1000));
+/// assert!(parse_positive_count("-5").unwrap_err().contains("counts are positive"));
+/// ```
 pub fn parse_positive_count(s: &str) -> Result<u64, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!(
+            "`{s}` is negative: counts are positive (at least 1)"
+        ));
+    }
     match parse_count(s)? {
         0 => Err("must be at least 1".into()),
         n => Ok(n),
     }
+}
+
+/// Parses a seed: a whole number from 0 up; a negative number is refused as such.
+///
+/// ```
+/// use mpiview_apps::cli::parse_seed;
+/// assert_eq!(parse_seed("0"), Ok(0));
+/// assert!(parse_seed("-1").unwrap_err().contains("seeds are whole numbers from 0"));
+/// ```
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!(
+            "`{s}` is negative: seeds are whole numbers from 0 up"
+        ));
+    }
+    parse_count(s)
 }
 
 /// Parses a real number: `0.5`, `1e-3`, `1_000.5`, or `pi`, `-pi`, `2pi`, `pi/2` (common bounds).
@@ -130,11 +190,13 @@ pub enum Parsed<T> {
 impl<T> Parsed<T> {
     /// Runs `f` on the arguments and turns everything into the exit status of every rank: 0 for
     /// help or version, 2 (already reported) for bad arguments, `f`'s result otherwise (its
-    /// error printed once by the controller; 2 for [`Error::Usage`]).
-    pub fn run(self, f: impl FnOnce(T) -> Result<(), Error>) -> mpiview::Outcome {
-        use mpiview::DriverExit;
+    /// error printed once by the controller, with the code of [`AppError::exit_code`]).
+    pub fn run<E: Into<AppError>>(self, f: impl FnOnce(T) -> Result<(), E>) -> mpiview::Outcome {
         match self {
-            Parsed::Args(args) => f(args).into_outcome(),
+            Parsed::Args(args) => match f(args).map_err(Into::into) {
+                Ok(()) => mpiview::Outcome::success(),
+                Err(e) => mpiview::Outcome::failure(e.exit_code(), e.to_string()),
+            },
             Parsed::Exit => mpiview::Outcome::success(),
             Parsed::Usage(_) => mpiview::Outcome {
                 code: 2,
@@ -200,6 +262,24 @@ mod tests {
     fn positive_counts() {
         assert_eq!(parse_positive_count("1e3"), Ok(1000));
         assert_eq!(parse_positive_count("0"), Err("must be at least 1".into()));
+        assert!(
+            parse_positive_count(" -1e3")
+                .unwrap_err()
+                .contains("is negative")
+        );
+        assert!(parse_seed("-0").unwrap_err().contains("is negative"));
+        assert_eq!(parse_seed("7"), Ok(7));
+    }
+
+    #[test]
+    fn outcomes_carry_the_exit_code() {
+        let p = Parsed::Args(());
+        let o = p.run(|()| Err(AppError::NotFinite("nan".into())));
+        assert_eq!((o.code, o.message.as_deref()), (3, Some("nan")));
+        let o = Parsed::Args(()).run(|()| Err(Error::usage("bad")));
+        assert_eq!(o.code, 2);
+        let o = Parsed::Args(()).run(|()| Ok::<(), Error>(()));
+        assert_eq!(o.code, 0);
     }
 
     #[test]

@@ -12,6 +12,6 @@ pub struct Interval {
     #[arg(short, long, default_value = "pi", value_parser = parse_real, allow_hyphen_values = true)]
     pub b: f64,
     /// Number of points (n−1 intervals of width (b−a)/(n−1)); at least 2.
-    #[arg(short, long, default_value = "1e8", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "1e8", value_parser = parse_positive_count, allow_negative_numbers = true)]
     pub n: u64,
 }

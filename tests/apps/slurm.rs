@@ -239,6 +239,97 @@ fn sacct(id: &str) -> (String, String) {
     }
 }
 
+/// Runs an sbatch script with bash, outside Slurm: `srun` and `mpirun` are stubs that run the
+/// program once (one rank), and the job's variables are set by hand.
+fn run_script_here(script: &str, dir: &Path, trapz_args: &str) -> std::process::Output {
+    let stubs = dir.join("stubs");
+    std::fs::create_dir_all(&stubs).unwrap();
+    for launcher in ["srun", "mpirun"] {
+        let stub = stubs.join(launcher);
+        // Drops the launcher's own options (--mpi=pmix), runs the program.
+        std::fs::write(
+            &stub,
+            "#!/bin/sh\nwhile [ \"${1#--}\" != \"$1\" ]; do shift; done\nexec \"$@\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let path = format!(
+        "{}:{}",
+        stubs.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg(root().join("slurm").join(script))
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("SLURM_JOB_ID", "42")
+        .env("SLURM_NTASKS", "1")
+        .env("MPIVIEW_BIN", bin_dir())
+        .env("TRAPZ_ARGS", trapz_args);
+    common::mpi_env(&mut cmd);
+    let _lock = common::LaunchLock::acquire();
+    cmd.output().expect("bash runs")
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failing_trapz_job_leaves_no_result_file() {
+    for (script, prefix) in [
+        ("trapz.sbatch", "trapz"),
+        ("trapz-mpirun.sbatch", "trapz-mpirun"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_script_here(script, dir.path(), "--n 0");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{script}: trapz's exit code\n{log}"
+        );
+        assert!(
+            log.contains("must be at least 1"),
+            "{script}: the app's message\n{log}"
+        );
+        let work = dir.path().join("work");
+        assert_eq!(
+            listing(&work),
+            Vec::<String>::new(),
+            "{script}: no result file\n{log}"
+        );
+
+        let out = run_script_here(script, dir.path(), "--n 1e4");
+        assert!(out.status.success(), "{script}: {out:?}");
+        assert_eq!(
+            listing(&work),
+            [format!("{prefix}-42.json"), format!("{prefix}-42.txt")],
+            "{script}"
+        );
+        let json: serde_json::Value = serde_json::from_str(
+            std::fs::read_to_string(work.join(format!("{prefix}-42.json")))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap();
+        assert_eq!(json["n"], 10_000, "{json}");
+    }
+}
+
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -378,6 +469,17 @@ fn every_sbatch_script_runs_on_a_multi_node_slurm() {
         let log = read(d.join(format!("mpiview-{prefix}-{id}.out")));
         assert_ended(&end, "FAILED", 2, nodes, &format!("{script} failing"), &log);
         assert!(log.contains("must be at least 1"), "{script}:\n{log}");
+        // A failed job leaves no result file, finished or partial.
+        for file in [
+            format!("{prefix}-{id}.txt"),
+            format!("{prefix}-{id}.json"),
+            format!("{prefix}-{id}.txt.partial"),
+        ] {
+            assert!(
+                !d.join(&file).exists(),
+                "{script}: a failed job left {file}:\n{log}"
+            );
+        }
         if failed.is_none() {
             failed = Some(id);
         }

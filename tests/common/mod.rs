@@ -109,6 +109,18 @@ pub fn launch(
     env: &[(String, String)],
     deadline: Duration,
 ) -> Run {
+    launch_in(None, np, program, args, env, deadline)
+}
+
+/// As [`launch`], in directory `dir` (the current one if `None`).
+pub fn launch_in(
+    dir: Option<&Path>,
+    np: usize,
+    program: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    deadline: Duration,
+) -> Run {
     let _lock = LaunchLock::acquire();
     let mut cmd = if np == 1 {
         Command::new(program)
@@ -119,6 +131,9 @@ pub fn launch(
         c
     };
     mpi_env(&mut cmd);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())

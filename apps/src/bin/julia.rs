@@ -19,9 +19,10 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use mpiview::{Client, Cluster, Error, Remote, Result, Task};
 use mpiview_apps::cli::{check_memory, parse_args, parse_complex, parse_positive_count};
+use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::H5Writer;
-use mpiview_apps::io::output::check_output_path;
-use mpiview_apps::io::png::{JuliaImage, julia_png};
+use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
+use mpiview_apps::io::png::{JuliaImage, julia_png_staged};
 use mpiview_apps::kernels::julia::{Julia, counts_of_points};
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
@@ -52,17 +53,22 @@ impl std::fmt::Display for Schedule {
                   Complex numbers are written like -0.065+0.66i; counts like 1024 or 1e3.\n\
                   Output (unless --no-output): an HDF5 file (datasets /counts (m×n, u16), /xs, /ys; \
                   attributes c, zmin, zmax (as [re, im]), tmax, schedule, engines) and a PNG picture. \
-                  See the README for the layout.\n\
+                  See the README for the layout. The two files are written under temporary names and \
+                  renamed into place together, once both are complete; --out and --png must name two \
+                  different regular files (a symbolic link is followed; a FIFO or device is refused).\n\
+                  --zmin must lie below and left of --zmax (the grid must span an area).\n\
                   --json prints one object on the last line of stdout with the keys: app, m, n, c, zmin, \
                   zmax, tmax, schedule, engines, seconds, serial_seconds, equal_to_serial, \
-                  never_escaped, h5, png."
+                  never_escaped, h5, png.\n\
+                  Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
+                  written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
 struct Args {
     /// Grid rows (along the imaginary axis).
-    #[arg(short, long, default_value = "1024", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "1024", value_parser = parse_positive_count, allow_negative_numbers = true)]
     m: u64,
     /// Grid columns (along the real axis).
-    #[arg(short, long, default_value = "1024", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "1024", value_parser = parse_positive_count, allow_negative_numbers = true)]
     n: u64,
     /// The constant c of f(z) = z² + c.
     #[arg(short, long, default_value = "-0.065+0.66i", value_parser = parse_complex, allow_hyphen_values = true)]
@@ -74,19 +80,19 @@ struct Args {
     #[arg(long, default_value = "1.3+1.3i", value_parser = parse_complex, allow_hyphen_values = true)]
     zmax: Complex64,
     /// Most iterations per point (at most 65535).
-    #[arg(long, default_value = "256", value_parser = parse_positive_count)]
+    #[arg(long, default_value = "256", value_parser = parse_positive_count, allow_negative_numbers = true)]
     tmax: u64,
     /// How rows are shared out.
     #[arg(long, value_enum, default_value_t = Schedule::Block)]
     schedule: Schedule,
     /// Rows per task of the balanced schedule.
-    #[arg(long, default_value = "8", value_parser = parse_positive_count)]
+    #[arg(long, default_value = "8", value_parser = parse_positive_count, allow_negative_numbers = true)]
     rows_per_task: u64,
     /// Also compute the grid serially on the controller; report equality and both times.
     #[arg(long)]
     check: bool,
     /// Compute this many times and report the median time.
-    #[arg(long, default_value = "1", value_parser = parse_positive_count)]
+    #[arg(long, default_value = "1", value_parser = parse_positive_count, allow_negative_numbers = true)]
     repeat: u64,
     /// HDF5 file to write.
     #[arg(long, default_value = "julia.h5")]
@@ -147,19 +153,36 @@ fn main() -> ExitCode {
     cluster.run(|client| parsed.run(|args| run(client, &args, &remotes)))
 }
 
+/// Checks that the corners `zmin` (lower left) and `zmax` (upper right) span an area whose
+/// width and height are finite.
+fn check_area(zmin: Complex64, zmax: Complex64) -> Result<()> {
+    let (width, height) = (zmax.re - zmin.re, zmax.im - zmin.im);
+    if !(width > 0.0 && height > 0.0) {
+        return Err(Error::usage(format!(
+            "--zmin {zmin} and --zmax {zmax} span no area: zmin must lie below and to the left of zmax (width {width}, height {height})"
+        )));
+    }
+    if !(width.is_finite() && height.is_finite()) {
+        return Err(Error::usage(format!(
+            "--zmin {zmin} and --zmax {zmax} are too far apart: the width or height overflows"
+        )));
+    }
+    Ok(())
+}
+
 /// The problem, checked before any work starts.
 fn problem(args: &Args) -> Result<Julia> {
     let tmax = u16::try_from(args.tmax)
         .map_err(|_| Error::usage(format!("--tmax {} is over 65535", args.tmax)))?;
+    check_area(args.zmin, args.zmax)?;
     let rows = usize::try_from(args.m).map_err(|_| Error::usage("--m is too large"))?;
     let cols = usize::try_from(args.n).map_err(|_| Error::usage("--n is too large"))?;
     let points = u128::from(args.m) * u128::from(args.n);
     // The grid Z (16 bytes a point, scattered from the controller) and the counts (2 bytes).
     check_memory(points * 18, &format!("a {}×{} grid", args.m, args.n))?;
     if !args.no_output {
-        for path in [&args.out, &args.png] {
-            check_output_path(path).map_err(|e| Error::usage(e.to_string()))?;
-        }
+        check_outputs(&[("--out", &args.out), ("--png", &args.png)])
+            .map_err(|e| Error::usage(e.to_string()))?;
     }
     Ok(Julia {
         rows,
@@ -247,30 +270,13 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<()> {
     };
     let (mut h5, mut png) = (None, None);
     if !args.no_output {
-        let io = |e: mpiview_apps::io::OutputError| Error::Io(std::io::Error::other(e.to_string()));
-        let w = H5Writer::create(&args.out).map_err(io)?;
-        w.dataset_2d("counts", &counts, julia.rows, julia.cols)
-            .map_err(io)?;
-        w.dataset_1d("xs", &julia.xs()).map_err(io)?;
-        w.dataset_1d("ys", &julia.ys()).map_err(io)?;
-        let pair = |z: Complex64| Array1::from(vec![z.re, z.im]);
-        w.dataset("c", pair(julia.c).view()).map_err(io)?;
-        w.dataset("zmin", pair(julia.zmin).view()).map_err(io)?;
-        w.dataset("zmax", pair(julia.zmax).view()).map_err(io)?;
-        w.attr("/", "tmax", julia.tmax).map_err(io)?;
-        w.attr("/", "engines", engines as u64).map_err(io)?;
-        w.attr_str("/", "schedule", &args.schedule.to_string())
-            .map_err(io)?;
-        w.attr_str("counts", "description", "iterations each point stays within |z| <= 2, at most tmax; rows along Im z (ys), columns along Re z (xs)").map_err(io)?;
-        h5 = Some(w.finish().map_err(io)?);
-        let image = JuliaImage {
-            title: Some(format!(
-                "Julia set of z² + c, c = {}, {}×{}, tmax {}",
-                args.c, julia.rows, julia.cols, julia.tmax
-            )),
-            tmax: julia.tmax,
-        };
-        png = Some(julia_png(&args.png, &counts, julia.rows, julia.cols, &image).map_err(io)?);
+        // Both files complete before either replaces an old one.
+        let staged = vec![
+            stage_h5(args, &julia, &counts, engines)?,
+            stage_png(args, &julia, &counts)?,
+        ];
+        let paths = commit_all(staged)?;
+        (h5, png) = (Some(paths[0].clone()), Some(paths[1].clone()));
         println!("wrote {} and {}", args.out.display(), args.png.display());
     }
     if args.json {
@@ -297,4 +303,42 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The HDF5 file, complete under its temporary name.
+fn stage_h5(
+    args: &Args,
+    julia: &Julia,
+    counts: &[u16],
+    engines: usize,
+) -> Result<Staged, OutputError> {
+    let w = H5Writer::create(&args.out)?;
+    w.dataset_2d("counts", counts, julia.rows, julia.cols)?;
+    w.dataset_1d("xs", &julia.xs())?;
+    w.dataset_1d("ys", &julia.ys())?;
+    let pair = |z: Complex64| Array1::from(vec![z.re, z.im]);
+    w.dataset("c", pair(julia.c).view())?;
+    w.dataset("zmin", pair(julia.zmin).view())?;
+    w.dataset("zmax", pair(julia.zmax).view())?;
+    w.attr("/", "tmax", julia.tmax)?;
+    w.attr("/", "engines", engines as u64)?;
+    w.attr_str("/", "schedule", &args.schedule.to_string())?;
+    w.attr_str(
+        "counts",
+        "description",
+        "iterations each point stays within |z| <= 2, at most tmax; rows along Im z (ys), columns along Re z (xs)",
+    )?;
+    w.stage()
+}
+
+/// The PNG picture, complete under its temporary name.
+fn stage_png(args: &Args, julia: &Julia, counts: &[u16]) -> Result<Staged, OutputError> {
+    let image = JuliaImage {
+        title: Some(format!(
+            "Julia set of z² + c, c = {}, {}×{}, tmax {}",
+            args.c, julia.rows, julia.cols, julia.tmax
+        )),
+        tmax: julia.tmax,
+    };
+    julia_png_staged(&args.png, counts, julia.rows, julia.cols, &image)
 }

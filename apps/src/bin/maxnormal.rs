@@ -18,10 +18,11 @@ use std::time::Instant;
 use clap::Parser;
 use mpiview::partition::block_range_u64;
 use mpiview::{Client, Cluster, Error, Remote, Result};
-use mpiview_apps::cli::{check_memory, parse_args, parse_count, parse_positive_count};
+use mpiview_apps::cli::{check_memory, parse_args, parse_positive_count, parse_seed};
+use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::H5Writer;
-use mpiview_apps::io::output::check_output_path;
-use mpiview_apps::io::png::{HistogramChart, histogram_png};
+use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
+use mpiview_apps::io::png::{HistogramChart, histogram_png_staged};
 use mpiview_apps::kernels::maxnormal::{
     Histogram, SortedBlock, cdf, density, exact_edges, ks_distance_of_blocks, ks_pvalue, samples,
     sort_with_cdf,
@@ -38,21 +39,27 @@ use serde_json::json;
                   /histogram/edges, /histogram/density; attributes n, draws, seed, engines, bins, \
                   ks_distance, ks_pvalue, below, above) and a PNG of the histogram as a density with \
                   the exact density N·φ(x)·Φ(x)^(N−1) over it. See the README for the layout.\n\
+                  The two files are written under temporary names and renamed into place together, \
+                  once both are complete; --out and --png must name two different regular files (a \
+                  symbolic link is followed; a FIFO or device is refused).\n\
                   --json prints one object on the last line of stdout with the keys: app, n, draws, \
-                  seed, bins, engines, ks_distance, ks_pvalue, mean, seconds, h5, png."
+                  seed, bins, engines, ks_distance, ks_pvalue, mean, seconds, h5, png.\n\
+                  Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
+                  written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
 struct Args {
     /// N: how many standard normals each draw of X is the maximum of.
-    #[arg(short, long, default_value = "10", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "10", value_parser = parse_positive_count, allow_negative_numbers = true)]
     n: u64,
     /// Draws of X, split over the engines.
-    #[arg(short, long, default_value = "500_000", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "500_000", value_parser = parse_positive_count, allow_negative_numbers = true)]
     draws: u64,
     /// Seed of the random streams.
-    #[arg(long, default_value = "2026", value_parser = parse_count)]
+    #[arg(long, default_value = "2026", value_parser = parse_seed, allow_negative_numbers = true)]
     seed: u64,
-    /// Histogram bins (between the exact distribution's 1e-5 and 1 − 1e-5 quantiles).
-    #[arg(long, default_value = "100", value_parser = parse_positive_count)]
+    /// Histogram bins (between the exact distribution's 1e-5 and 1 − 1e-5 quantiles), at most
+    /// 10^6.
+    #[arg(long, default_value = "100", value_parser = parse_bins, allow_negative_numbers = true)]
     bins: u64,
     /// HDF5 file to write.
     #[arg(long, default_value = "maxnormal.h5")]
@@ -66,6 +73,26 @@ struct Args {
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// Most histogram bins: a million bins already leave fewer than one draw in most of them for
+/// draws up to 10^6, and the chart is 1000 pixels wide.
+const MAX_BINS: u64 = 1_000_000;
+
+/// Parses `--bins`: a positive count up to [`MAX_BINS`].
+fn parse_bins(s: &str) -> Result<u64, String> {
+    match parse_positive_count(s)? {
+        n if n > MAX_BINS => Err(format!(
+            "`{s}` bins is too many: at most {MAX_BINS} (the chart is 1000 pixels wide)"
+        )),
+        n => Ok(n),
+    }
+}
+
+/// The controller's memory for the histograms: the edges sent to every engine, every engine's
+/// histogram (edges and counts) coming back, the merged histogram and its density; bytes.
+fn histogram_bytes(bins: u64, engines: u64) -> u128 {
+    u128::from(bins + 1) * (32 + 64 * u128::from(engines))
 }
 
 /// One engine's share of the draws.
@@ -101,20 +128,23 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
     let n =
         u32::try_from(args.n).map_err(|_| Error::usage(format!("--n {} is too large", args.n)))?;
     if !args.no_output {
-        for path in [&args.out, &args.png] {
-            check_output_path(path).map_err(|e| Error::usage(e.to_string()))?;
-        }
+        check_outputs(&[("--out", &args.out), ("--png", &args.png)])
+            .map_err(|e| Error::usage(e.to_string()))?;
     }
     // The draws, gathered, and a sorted copy for the KS distance.
     check_memory(
         u128::from(args.draws) * 16,
         &format!("{} draws", args.draws),
     )?;
+    let dview = client.direct_view();
+    let parts = dview.len() as u64;
+    check_memory(
+        histogram_bytes(args.bins, parts),
+        &format!("--bins {} on {parts} engine(s)", args.bins),
+    )?;
     let bins = usize::try_from(args.bins).map_err(|_| Error::usage("--bins is too large"))?;
     let edges = exact_edges(n, bins);
 
-    let dview = client.direct_view();
-    let parts = dview.len() as u64;
     let t = Instant::now();
     let shares = (0..parts).map(|index| Share {
         seed: args.seed,
@@ -168,42 +198,18 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
 
     let (mut h5, mut png) = (None, None);
     if !args.no_output {
-        let io = |e: mpiview_apps::io::OutputError| Error::Io(std::io::Error::other(e.to_string()));
-        let w = H5Writer::create(&args.out).map_err(io)?;
-        w.dataset_1d("samples", x).map_err(io)?;
-        w.group("histogram").map_err(io)?;
-        w.dataset_1d("histogram/counts", &hist.counts).map_err(io)?;
-        w.dataset_1d("histogram/edges", &hist.edges).map_err(io)?;
-        w.dataset_1d("histogram/density", &hist.density())
-            .map_err(io)?;
-        w.attr("/", "n", args.n).map_err(io)?;
-        w.attr("/", "draws", args.draws).map_err(io)?;
-        w.attr("/", "seed", args.seed).map_err(io)?;
-        w.attr("/", "engines", parts).map_err(io)?;
-        w.attr("/", "bins", args.bins).map_err(io)?;
-        w.attr("/", "ks_distance", ks).map_err(io)?;
-        w.attr("/", "ks_pvalue", p).map_err(io)?;
-        w.attr("/", "below", hist.below).map_err(io)?;
-        w.attr("/", "above", hist.above).map_err(io)?;
-        w.attr_str(
-            "samples",
-            "description",
-            &format!("draws of the maximum of {n} standard normals, in global order"),
-        )
-        .map_err(io)?;
-        h5 = Some(w.finish().map_err(io)?);
-        let chart = HistogramChart {
-            title: format!(
-                "Maximum of {n} standard normals: {} draws (KS distance {ks:.4})",
-                args.draws
-            ),
-            x_label: format!("x = max of {n} draws from N(0, 1)"),
-            y_label: "probability density".into(),
-            bars_label: "histogram of the draws".into(),
-            curve_label: format!("exact density {n}·φ(x)·Φ(x)^{}", n - 1),
-            ..HistogramChart::default()
+        let run = Run {
+            n,
+            parts,
+            ks,
+            p,
+            x,
+            hist: &hist,
         };
-        png = Some(histogram_png(&args.png, &hist, Some(&|v| density(n, v)), &chart).map_err(io)?);
+        // Both files complete before either replaces an old one.
+        let staged = vec![stage_h5(args, &run)?, stage_png(args, &run)?];
+        let paths = commit_all(staged)?;
+        (h5, png) = (Some(paths[0].clone()), Some(paths[1].clone()));
         println!("wrote {} and {}", args.out.display(), args.png.display());
     }
     if args.json {
@@ -226,4 +232,59 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
         );
     }
     Ok(())
+}
+
+/// What the output files show.
+struct Run<'a> {
+    n: u32,
+    parts: u64,
+    ks: f64,
+    p: f64,
+    x: &'a [f64],
+    hist: &'a Histogram,
+}
+
+/// The HDF5 file, complete under its temporary name.
+fn stage_h5(args: &Args, r: &Run<'_>) -> Result<Staged, OutputError> {
+    let w = H5Writer::create(&args.out)?;
+    w.dataset_1d("samples", r.x)?;
+    w.group("histogram")?;
+    w.dataset_1d("histogram/counts", &r.hist.counts)?;
+    w.dataset_1d("histogram/edges", &r.hist.edges)?;
+    w.dataset_1d("histogram/density", &r.hist.density())?;
+    w.attr("/", "n", args.n)?;
+    w.attr("/", "draws", args.draws)?;
+    w.attr("/", "seed", args.seed)?;
+    w.attr("/", "engines", r.parts)?;
+    w.attr("/", "bins", args.bins)?;
+    w.attr("/", "ks_distance", r.ks)?;
+    w.attr("/", "ks_pvalue", r.p)?;
+    w.attr("/", "below", r.hist.below)?;
+    w.attr("/", "above", r.hist.above)?;
+    w.attr_str(
+        "samples",
+        "description",
+        &format!(
+            "draws of the maximum of {} standard normals, in global order",
+            r.n
+        ),
+    )?;
+    w.stage()
+}
+
+/// The PNG chart, complete under its temporary name.
+fn stage_png(args: &Args, r: &Run<'_>) -> Result<Staged, OutputError> {
+    let n = r.n;
+    let chart = HistogramChart {
+        title: format!(
+            "Maximum of {n} standard normals: {} draws (KS distance {:.4})",
+            args.draws, r.ks
+        ),
+        x_label: format!("x = max of {n} draws from N(0, 1)"),
+        y_label: "probability density".into(),
+        bars_label: "histogram of the draws".into(),
+        curve_label: format!("exact density {n}·φ(x)·Φ(x)^{}", n - 1),
+        ..HistogramChart::default()
+    };
+    histogram_png_staged(&args.png, r.hist, Some(&|v| density(n, v)), &chart)
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use mpiview::{Client, Cluster, Remote, Result};
-use mpiview_apps::cli::{parse_args, parse_count, parse_positive_count};
+use mpiview_apps::cli::{parse_args, parse_positive_count, parse_seed};
 use mpiview_apps::kernels::normal::{NormalStats, normal_stats};
 use serde_json::json;
 
@@ -26,21 +26,23 @@ use serde_json::json;
                   numbers do not depend on how many engines run.\n\
                   --json prints one object on the last line of stdout with the keys: app, n, seed, \
                   engines, means, maxs, mins, seconds, and with --compare also compare: a list of \
-                  {n, parallel_s, serial_s, speedup}."
+                  {n, parallel_s, serial_s, speedup}.\n\
+                  Exit codes: 0 success; 2 bad input (one message, nothing computed); 1 any other \
+                  failure."
 )]
 struct Args {
     /// Standard normal draws per engine.
-    #[arg(short, long, default_value = "1e6", value_parser = parse_positive_count)]
+    #[arg(short, long, default_value = "1e6", value_parser = parse_positive_count, allow_negative_numbers = true)]
     n: u64,
     /// Seed of the random streams.
-    #[arg(long, default_value = "2026", value_parser = parse_count)]
+    #[arg(long, default_value = "2026", value_parser = parse_seed, allow_negative_numbers = true)]
     seed: u64,
     /// Also print the seed lab's table: for each size, the time of all engines drawing at once
     /// against one engine drawing the same amounts in turn.
     #[arg(long)]
     compare: bool,
     /// The draw counts of --compare.
-    #[arg(long, value_delimiter = ',', default_value = "1e6,5e6,1e7,1.5e7", value_parser = parse_positive_count)]
+    #[arg(long, value_delimiter = ',', default_value = "1e6,5e6,1e7,1.5e7", value_parser = parse_positive_count, allow_negative_numbers = true)]
     sizes: Vec<u64>,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]

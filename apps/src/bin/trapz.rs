@@ -8,16 +8,17 @@
 //!
 //! Every engine sums a contiguous block of the n−1 intervals (the block rule); the controller
 //! adds the blocks with compensated summation, so the result depends on the engine count only
-//! through rounding.
+//! through rounding. A result that is not a finite number is a failure (exit code 3) whose
+//! message names the first grid point where the integrand is not finite.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use mpiview::{Client, Cluster, Error, Remote, Result};
-use mpiview_apps::cli::{parse_args, parse_positive_count};
+use mpiview::{Client, Cluster, Error, Remote};
+use mpiview_apps::cli::{AppError, parse_args, parse_positive_count};
 use mpiview_apps::kernels::sum::CompensatedSum;
-use mpiview_apps::kernels::trapz::{Builtin, Grid, Integrand, IntegrandError};
+use mpiview_apps::kernels::trapz::{Builtin, CheckedSum, Grid, Integrand, IntegrandError};
 use mpiview_apps::stats::median;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,7 +34,10 @@ use mpiview_apps::interval::Interval;
         "Built-in functions (--function):\n{}\n\nNumbers accept 1e8 and 100_000_000; bounds also accept pi, -pi, pi/2, 3pi/4.\n\
          Run with mpirun -n N trapz: rank 0 is the controller, ranks 1..N-1 compute (one rank: one in-process engine).\n\
          --json prints one object on the last line of stdout with the keys: app, function, a, b, n, intervals,\n\
-         integral, exact, abs_error, rel_error, engines, ranks, seconds, serial_integral, serial_seconds, speedup, repeat.",
+         integral, exact, abs_error, rel_error, engines, ranks, seconds, serial_integral, serial_seconds, speedup, repeat.\n\n\
+         Exit codes: 0 success; 2 bad input (one message, nothing computed); 3 the integral is not a finite\n\
+         number: the integrand is infinite or NaN at a grid point (the message names the first), the\n\
+         interval's width b - a overflows, or the sum overflows; 1 any other failure.",
         Builtin::help()
     )
 )]
@@ -50,7 +54,7 @@ struct Args {
     #[arg(long)]
     serial: bool,
     /// Integrate this many times and report the median time.
-    #[arg(long, default_value = "1", value_parser = parse_positive_count)]
+    #[arg(long, default_value = "1", value_parser = parse_positive_count, allow_negative_numbers = true)]
     repeat: u64,
     /// Print a JSON object with the inputs and results on the last line of stdout.
     #[arg(long)]
@@ -70,15 +74,20 @@ fn main() -> ExitCode {
     let mut cluster = Cluster::init().expect("MPI starts");
     let block_sum = cluster.register_with_context("trapz_block", |_ctx, b: Block| {
         let f = b.integrand.compile()?;
-        Ok(f.partial(&b.grid, b.grid.block(b.parts, b.index)))
+        Ok(f.partial_checked(&b.grid, b.grid.block(b.parts, b.index)))
     });
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
     cluster.run(|client| parsed.run(|args| run(client, &args, &block_sum)))
 }
 
-/// The inputs, checked before any work starts.
-fn problem(args: &Args) -> Result<(Integrand, Grid)> {
-    let usage = |e: IntegrandError| Error::usage(e.to_string());
+/// The inputs, checked before any work starts: bad input is a usage error (exit code 2); an
+/// interval too wide for `f64`, or an integrand that is not finite at `a`, is a result that
+/// cannot be finite (exit code 3).
+fn problem(args: &Args) -> Result<(Integrand, Grid), AppError> {
+    let usage = |e: IntegrandError| match e {
+        IntegrandError::WidthOverflow { .. } => AppError::NotFinite(e.to_string()),
+        e => Error::usage(e.to_string()).into(),
+    };
     let integrand = match &args.expr {
         Some(text) => Integrand::expr(text).map_err(usage)?,
         None => Integrand::builtin(&args.function).map_err(usage)?,
@@ -87,16 +96,53 @@ fn problem(args: &Args) -> Result<(Integrand, Grid)> {
     integrand
         .check_interval(args.interval.a, args.interval.b)
         .map_err(usage)?;
+    // The first point, on the controller, before any engine works.
+    if !integrand
+        .compile()
+        .map_err(usage)?
+        .eval(grid.a())
+        .is_finite()
+    {
+        return Err(not_finite_at(&integrand, &grid, 0));
+    }
     Ok((integrand, grid))
+}
+
+/// The failure of an integrand that is not finite at grid point `k`.
+fn not_finite_at(integrand: &Integrand, grid: &Grid, k: u64) -> AppError {
+    let x = grid.x(k);
+    let fx = integrand.compile().map_or(f64::NAN, |f| f.eval(x));
+    AppError::NotFinite(format!(
+        "the integrand {integrand} is not finite at x = {x} (grid point {k} of {}): f(x) = {fx}; the integral would not be a number",
+        grid.points()
+    ))
+}
+
+/// The total of the blocks, or the failure that says why it is not a finite number.
+fn total(integrand: &Integrand, grid: &Grid, sums: &[CheckedSum]) -> Result<f64, AppError> {
+    let value = CompensatedSum::sum_of(sums.iter().map(|s| s.sum)).value();
+    if value.is_finite() {
+        return Ok(value);
+    }
+    // The blocks come back in grid order: the first block naming a point has the first point.
+    match sums.iter().find_map(|s| s.first_non_finite) {
+        Some(k) => Err(not_finite_at(integrand, grid, k)),
+        None => Err(AppError::NotFinite(format!(
+            "the integral of {integrand} over [{}, {}] overflows: the integrand is finite at every grid point, but the sum of its values (added before multiplying by h = {:e}) exceeds the largest f64, about 1.8e308",
+            grid.a(),
+            grid.b(),
+            grid.h()
+        ))),
+    }
 }
 
 /// Integrates on `engines` (a view's map: one block each); the integral and the seconds it took.
 fn integrate<M: mpiview::Multiplicity>(
     view: &mpiview::DirectView<M>,
-    f: &Remote<Block, CompensatedSum>,
+    f: &Remote<Block, CheckedSum>,
     integrand: &Integrand,
     grid: Grid,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, f64), AppError> {
     let parts = view.len() as u64;
     let blocks = (0..parts).map(|index| Block {
         integrand: integrand.clone(),
@@ -107,10 +153,10 @@ fn integrate<M: mpiview::Multiplicity>(
     let t = Instant::now();
     let sums = view.map_sync(f, blocks)?;
     let seconds = t.elapsed().as_secs_f64();
-    Ok((CompensatedSum::sum_of(sums).value(), seconds))
+    Ok((total(integrand, &grid, &sums)?, seconds))
 }
 
-fn run(client: &Client, args: &Args, f: &Remote<Block, CompensatedSum>) -> Result<()> {
+fn run(client: &Client, args: &Args, f: &Remote<Block, CheckedSum>) -> Result<(), AppError> {
     let (integrand, grid) = problem(args)?;
     let all = client.direct_view();
     let engines = client.n_engines();

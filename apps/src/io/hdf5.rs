@@ -1,7 +1,9 @@
 //! HDF5 files written serially (no MPI file access) and atomically.
 //!
-//! [`H5Writer`] creates the file under a temporary name in the target directory; datasets and
-//! attributes go in; [`H5Writer::finish`] closes the file and renames it into place. Dropped
+//! [`H5Writer`] creates the file under a temporary name in the target directory (a symbolic
+//! link's target: the link stays); datasets and attributes go in; [`H5Writer::finish`] closes
+//! the file and renames it into place, or [`H5Writer::stage`] closes it for
+//! [`commit_all`](crate::io::output::commit_all) with the run's other files. Dropped
 //! unfinished, or on error, the temporary file is removed. Files open in h5py (strings are
 //! variable-length UTF-8, read back as `str`).
 //!
@@ -23,28 +25,34 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::output::{OutputError, Staged, TempGuard, temp_for};
 use hdf5::types::VarLenUnicode;
 use hdf5::{H5Type, Location};
 use ndarray::{ArrayView, ArrayView2, Dimension};
-use tempfile::TempPath;
-
-use super::output::{OutputError, temp_path_for};
 
 /// An HDF5 file being written; see the module docs.
 #[derive(Debug)]
 pub struct H5Writer {
+    // Declared first: closed before the temporary is removed.
     file: hdf5::File,
-    temp: TempPath,
+    temp: TempGuard,
     target: PathBuf,
+    dest: PathBuf,
 }
 
 impl H5Writer {
-    /// Starts writing `path` (checked first: the directory must exist and be writable).
+    /// Starts writing `path` (checked first as by
+    /// [`check_output_path`](crate::io::output::check_output_path)).
     pub fn create(path: impl AsRef<Path>) -> Result<Self, OutputError> {
         let target = path.as_ref().to_path_buf();
-        let temp = temp_path_for(&target, ".h5.tmp")?;
-        let file = hdf5::File::create(&temp).map_err(|e| h5err(&target, e))?;
-        Ok(Self { file, temp, target })
+        let (temp, dest) = temp_for(&target, ".h5.tmp")?;
+        let file = hdf5::File::create(temp.path()).map_err(|e| h5err(&target, e))?;
+        Ok(Self {
+            file,
+            temp,
+            target,
+            dest,
+        })
     }
 
     /// The final path.
@@ -138,15 +146,22 @@ impl H5Writer {
         self.attr(object, name, v)
     }
 
+    /// Closes the file and syncs it, still under its temporary name, for
+    /// [`commit_all`](crate::io::output::commit_all).
+    pub fn stage(self) -> Result<Staged, OutputError> {
+        let Self {
+            file,
+            temp,
+            target,
+            dest,
+        } = self;
+        file.close().map_err(|e| h5err(&target, e))?;
+        Staged::new(temp, target, dest)
+    }
+
     /// Closes the file and renames it into place; returns the final path.
     pub fn finish(self) -> Result<PathBuf, OutputError> {
-        let Self { file, temp, target } = self;
-        file.close().map_err(|e| h5err(&target, e))?;
-        temp.persist(&target).map_err(|e| OutputError::Write {
-            path: target.clone(),
-            source: e.error,
-        })?;
-        Ok(target)
+        self.stage()?.commit()
     }
 }
 

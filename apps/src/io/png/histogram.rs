@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::{FONT, draw_err, register_fonts, write_rgb_png};
-use crate::io::output::{OutputError, check_output_path};
+use super::{FONT, draw_err, register_fonts, stage_rgb_png};
+use crate::io::output::{OutputError, Staged, check_output_path};
 use crate::kernels::maxnormal::Histogram;
 
 /// Text and size of a histogram chart.
@@ -60,12 +60,35 @@ pub fn histogram_png(
     exact: Option<&dyn Fn(f64) -> f64>,
     chart: &HistogramChart,
 ) -> Result<PathBuf, OutputError> {
+    histogram_png_staged(path, hist, exact, chart)?.commit()
+}
+
+/// As [`histogram_png`], leaving the complete file under its temporary name for
+/// [`commit_all`](crate::io::output::commit_all).
+///
+/// ```
+/// use mpiview_apps::io::png::{histogram_png_staged, HistogramChart};
+/// use mpiview_apps::kernels::maxnormal::{exact_edges, samples, Histogram};
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut h = Histogram::new(exact_edges(3, 20));
+/// h.fill(&samples(1, 3, 0..1000));
+/// let path = dir.path().join("h.png");
+/// let staged = histogram_png_staged(&path, &h, None, &HistogramChart::default()).unwrap();
+/// assert!(!path.exists());
+/// assert_eq!(staged.commit().unwrap(), path);
+/// ```
+pub fn histogram_png_staged(
+    path: impl AsRef<Path>,
+    hist: &Histogram,
+    exact: Option<&dyn Fn(f64) -> f64>,
+    chart: &HistogramChart,
+) -> Result<Staged, OutputError> {
     let path = path.as_ref();
     check_output_path(path)?;
     let (w, h) = (chart.width, chart.height);
     let mut buf = vec![0u8; w as usize * h as usize * 3];
     draw(&mut buf, hist, exact, chart).map_err(|e| draw_err(path, e))?;
-    write_rgb_png(path, &buf, w, h)
+    stage_rgb_png(path, &buf, w, h)
 }
 
 fn draw(

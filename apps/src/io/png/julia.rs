@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{FONT, draw_err, register_fonts, write_rgb_png};
-use crate::io::output::{OutputError, check_output_path};
+use super::{FONT, draw_err, register_fonts, stage_rgb_png};
+use crate::io::output::{OutputError, Staged, check_output_path};
 
 /// How to draw a Julia image.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,12 +71,34 @@ pub fn julia_png(
     cols: usize,
     image: &JuliaImage,
 ) -> Result<PathBuf, OutputError> {
+    julia_png_staged(path, counts, rows, cols, image)?.commit()
+}
+
+/// As [`julia_png`], leaving the complete file under its temporary name for
+/// [`commit_all`](crate::io::output::commit_all).
+///
+/// ```
+/// use mpiview_apps::io::png::{julia_png_staged, JuliaImage};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("j.png");
+/// let img = JuliaImage { title: None, tmax: 3 };
+/// let staged = julia_png_staged(&path, &[0, 1, 2, 3], 2, 2, &img).unwrap();
+/// assert!(!path.exists());
+/// staged.commit().unwrap();
+/// ```
+pub fn julia_png_staged(
+    path: impl AsRef<Path>,
+    counts: &[u16],
+    rows: usize,
+    cols: usize,
+    image: &JuliaImage,
+) -> Result<Staged, OutputError> {
     let path = path.as_ref();
     check_output_path(path)?;
     let pixels = julia_rgb(counts, rows, cols, image.tmax);
     let (w, h) = (cols as u32, rows as u32);
     let Some(title) = &image.title else {
-        return write_rgb_png(path, &pixels, w, h);
+        return stage_rgb_png(path, &pixels, w, h);
     };
     let band = BAND as usize * cols * 3;
     let mut buf = vec![0u8; band + pixels.len()];
@@ -85,7 +107,7 @@ pub fn julia_png(
     }
     buf[band..].copy_from_slice(&pixels);
     draw_title(&mut buf, w, h + BAND, title).map_err(|e| draw_err(path, e))?;
-    write_rgb_png(path, &buf, w, h + BAND)
+    stage_rgb_png(path, &buf, w, h + BAND)
 }
 
 fn draw_title(

@@ -3,7 +3,9 @@
 //! Drawing is done by `plotters` into an RGB buffer, text through `ab_glyph` with a font
 //! compiled into the binary (Ubuntu Light, from `epaint_default_fonts`): nothing is read from
 //! the system at run time, so charts come out the same on a fresh node without fonts. The
-//! buffer is encoded by the `png` crate and written atomically ([`AtomicFile`]).
+//! buffer is encoded by the `png` crate and written atomically ([`AtomicFile`]). The `_staged`
+//! variants stop short of the rename, for [`commit_all`](crate::io::output::commit_all) with a
+//! run's other files.
 
 mod histogram;
 mod julia;
@@ -15,10 +17,10 @@ use std::sync::Once;
 
 use plotters::style::FontStyle;
 
-use super::output::{AtomicFile, OutputError};
+use super::output::{AtomicFile, OutputError, Staged};
 
-pub use histogram::{HistogramChart, histogram_png};
-pub use julia::{JuliaImage, julia_png, julia_rgb};
+pub use histogram::{HistogramChart, histogram_png, histogram_png_staged};
+pub use julia::{JuliaImage, julia_png, julia_png_staged, julia_rgb};
 pub use lines::{LineChart, LineSeries, lines_png};
 pub use scaling::{ScalingChart, ScalingSeries, scaling_png};
 
@@ -52,6 +54,29 @@ pub fn write_rgb_png(
     width: u32,
     height: u32,
 ) -> Result<PathBuf, OutputError> {
+    stage_rgb_png(path, rgb, width, height)?.commit()
+}
+
+/// As [`write_rgb_png`], leaving the complete file under its temporary name.
+///
+/// ```
+/// use mpiview_apps::io::png::stage_rgb_png;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("red.png");
+/// let staged = stage_rgb_png(&path, &[255, 0, 0], 1, 1).unwrap();
+/// assert!(!path.exists());
+/// staged.commit().unwrap();
+/// assert!(path.exists());
+/// ```
+///
+/// # Panics
+/// Panics if the buffer length does not match the size.
+pub fn stage_rgb_png(
+    path: impl AsRef<Path>,
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<Staged, OutputError> {
     assert_eq!(
         rgb.len(),
         width as usize * height as usize * 3,
@@ -59,9 +84,15 @@ pub fn write_rgb_png(
     );
     let path = path.as_ref();
     let mut file = AtomicFile::create(path)?;
-    let err = |e: png::EncodingError| OutputError::Image {
-        path: path.into(),
-        message: e.to_string(),
+    let err = |e: png::EncodingError| match e {
+        png::EncodingError::IoError(source) => OutputError::Write {
+            path: path.into(),
+            source,
+        },
+        e => OutputError::Image {
+            path: path.into(),
+            message: e.to_string(),
+        },
     };
     {
         let mut enc = png::Encoder::new(file.writer(), width, height);
@@ -71,7 +102,7 @@ pub fn write_rgb_png(
         w.write_image_data(rgb).map_err(err)?;
         w.finish().map_err(err)?;
     }
-    file.commit()
+    file.stage()
 }
 
 fn draw_err(path: &Path, e: impl std::fmt::Display) -> OutputError {

@@ -101,6 +101,17 @@ pub enum IntegrandError {
     /// Bounds or point count that define no trapezoid grid.
     #[error("invalid grid: {0}")]
     Grid(String),
+    /// Finite bounds whose distance is too large for an `f64`: every spacing and the integral
+    /// would be infinite.
+    #[error(
+        "the interval's width b − a = {b:e} − ({a:e}) overflows (it exceeds the largest f64, about 1.8e308)"
+    )]
+    WidthOverflow {
+        /// Interval start.
+        a: f64,
+        /// Interval end.
+        b: f64,
+    },
 }
 
 /// What to integrate: a built-in by name, or an expression in `x`.
@@ -217,6 +228,54 @@ impl Compiled {
         }
     }
 
+    /// The block of intervals `intervals` of `grid`, checked: its sum, and, only if that is not
+    /// finite, the first point of the block where the integrand is not finite (see
+    /// [`Compiled::first_non_finite`]).
+    ///
+    /// ```
+    /// use mpiview_apps::kernels::trapz::{Grid, Integrand};
+    /// let f = Integrand::expr("1/(x-3)").unwrap().compile().unwrap();
+    /// let g = Grid::new(0.0, 10.0, 11).unwrap(); // points 0, 1, …, 10
+    /// let c = f.partial_checked(&g, 0..10);
+    /// assert!(!c.sum.value().is_finite());
+    /// assert_eq!(c.first_non_finite, Some(3));
+    /// assert_eq!(f.partial_checked(&g, 4..10).first_non_finite, None);
+    /// ```
+    pub fn partial_checked(&self, grid: &Grid, intervals: Range<u64>) -> CheckedSum {
+        let sum = self.partial(grid, intervals.clone());
+        let first_non_finite = if sum.value().is_finite() {
+            None
+        } else {
+            self.first_non_finite(grid, intervals)
+        };
+        CheckedSum {
+            sum,
+            first_non_finite,
+        }
+    }
+
+    /// The first point `k` (of the points of `intervals`, both ends included) where the
+    /// integrand is not finite, or `None` if every one is (a sum can still overflow). Scans the
+    /// block in chunks of [`Compiled::CHECK_CHUNK`] intervals with the same kernel as
+    /// [`Compiled::partial`], and the points of a chunk whose sum is not finite one by one: at
+    /// most one more pass over the block, so call it only once a sum is known not to be finite.
+    pub fn first_non_finite(&self, grid: &Grid, intervals: Range<u64>) -> Option<u64> {
+        let mut start = intervals.start;
+        while start < intervals.end {
+            let end = (start + Self::CHECK_CHUNK).min(intervals.end);
+            if !self.partial(grid, start..end).value().is_finite()
+                && let Some(k) = (start..=end).find(|&k| !self.eval(grid.x(k)).is_finite())
+            {
+                return Some(k);
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// Intervals per chunk of [`Compiled::first_non_finite`].
+    pub const CHECK_CHUNK: u64 = 4096;
+
     /// The block of intervals `intervals` of `grid`, scaled by `h`: this engine's share.
     ///
     /// # Panics
@@ -247,6 +306,17 @@ impl Compiled {
     }
 }
 
+/// A block's sum with, if it is not finite, the first point of the block where the integrand
+/// is not finite ([`Compiled::partial_checked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckedSum {
+    /// The block's sum, scaled by `h`.
+    pub sum: CompensatedSum,
+    /// The first grid point (index `k`, at `x = a + k·h`) of the block where `f` is infinite or
+    /// NaN; `None` when the sum is finite, or when every point is finite but the sum overflows.
+    pub first_non_finite: Option<u64>,
+}
+
 /// The trapezoid grid: `n` points from `a` to `b`.
 ///
 /// ```
@@ -265,12 +335,23 @@ pub struct Grid {
 
 impl Grid {
     /// A grid of `n ≥ 2` points on `[a, b]` (`b < a` integrates backwards); `a`, `b` finite,
-    /// `n ≤ 2^53` so that every index is exact in `f64`.
+    /// and `b − a` too ([`IntegrandError::WidthOverflow`] otherwise), `n ≤ 2^53` so that every
+    /// index is exact in `f64`.
+    ///
+    /// ```
+    /// use mpiview_apps::kernels::trapz::{Grid, IntegrandError};
+    /// let e = Grid::new(-1e308, 1e308, 10).unwrap_err();
+    /// assert!(matches!(e, IntegrandError::WidthOverflow { .. }));
+    /// assert!(e.to_string().contains("width"));
+    /// ```
     pub fn new(a: f64, b: f64, n: u64) -> Result<Self, IntegrandError> {
         if !a.is_finite() || !b.is_finite() {
             return Err(IntegrandError::Grid(format!(
                 "bounds must be finite, got [{a}, {b}]"
             )));
+        }
+        if !(b - a).is_finite() {
+            return Err(IntegrandError::WidthOverflow { a, b });
         }
         if n < 2 {
             return Err(IntegrandError::Grid(format!(

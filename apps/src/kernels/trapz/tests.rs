@@ -264,6 +264,11 @@ fn compensation_keeps_large_n_accurate() {
 fn grid_and_domain_checks() {
     assert!(Grid::new(f64::NAN, 1.0, 10).is_err());
     assert!(Grid::new(0.0, f64::INFINITY, 10).is_err());
+    assert!(matches!(
+        Grid::new(-1e308, 1e308, 10),
+        Err(IntegrandError::WidthOverflow { .. })
+    ));
+    assert!(Grid::new(-1e308, 0.0, 10).is_ok());
     assert!(integrate(&Integrand::builtin("semicircle").unwrap(), 0.0, 1.5, 100).is_err());
     // Backwards intervals integrate to the negative.
     let f = Integrand::builtin("exp").unwrap();
@@ -273,6 +278,51 @@ fn grid_and_domain_checks() {
     // Empty blocks are zero.
     let g = Grid::new(0.0, 1.0, 10).unwrap();
     assert_eq!(compiled("sin").partial(&g, 4..4).value(), 0.0);
+}
+
+#[test]
+fn the_first_non_finite_point_is_found() {
+    // (expression, a, b, n, the first point where f is not finite)
+    let cases: [(&str, f64, f64, u64, Option<u64>); 6] = [
+        ("1/x", 0.0, 1.0, 1001, Some(0)),
+        ("ln(x)", 0.0, 1.0, 1001, Some(0)),
+        ("sqrt(x)", -1.0, 1.0, 1001, Some(0)),
+        ("1/(x-0.5)", 0.0, 1.0, 1001, Some(500)),
+        ("1/(x-1)", 0.0, 1.0, 1001, Some(1000)),
+        ("x^2", 0.0, 1.0, 1001, None),
+    ];
+    for (expr, a, b, n, want) in cases {
+        let f = Integrand::expr(expr).unwrap().compile().unwrap();
+        let g = Grid::new(a, b, n).unwrap();
+        let c = f.partial_checked(&g, 0..g.intervals());
+        assert_eq!(c.first_non_finite, want, "{expr}");
+        assert_eq!(c.sum.value().is_finite(), want.is_none(), "{expr}");
+        // Blocks of three engines: only the block holding the point reports it.
+        let found: Vec<Option<u64>> = (0..3)
+            .map(|i| f.partial_checked(&g, g.block(3, i)).first_non_finite)
+            .collect();
+        assert_eq!(found.iter().flatten().next().copied(), want, "{expr}");
+    }
+    // exp overflows from x ≈ 709.78 on (built-in and expression alike).
+    for f in [
+        Integrand::builtin("exp").unwrap(),
+        Integrand::expr("exp(x)").unwrap(),
+    ] {
+        let f = f.compile().unwrap();
+        let g = Grid::new(0.0, 1000.0, 100_001).unwrap();
+        let k = f
+            .partial_checked(&g, 0..g.intervals())
+            .first_non_finite
+            .unwrap();
+        assert!(g.x(k) > 709.7 && g.x(k) < 709.8, "{}", g.x(k));
+        assert!(f.eval(g.x(k)).is_infinite() && f.eval(g.x(k - 1)).is_finite());
+    }
+    // Every value finite, the sum not: no point to name.
+    let f = Integrand::expr("1e307").unwrap().compile().unwrap();
+    let g = Grid::new(0.0, 1e10, 1001).unwrap();
+    let c = f.partial_checked(&g, 0..g.intervals());
+    assert!(!c.sum.value().is_finite());
+    assert_eq!(c.first_non_finite, None);
 }
 
 #[test]
