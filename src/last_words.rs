@@ -124,8 +124,9 @@ extern "C" fn on_exit() {
 }
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    let from_launcher = unsafe { sent_by_parent(&*info) };
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; a handler that chains
+    // to this one without a siginfo passes null, and the sender is then unknown.
+    let from_launcher = !info.is_null() && unsafe { sent_by_parent(&*info) };
     if !from_launcher {
         speak(cause(sig), RUNNING.load(Ordering::Relaxed));
     }
@@ -228,11 +229,11 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_voi
     unsafe {
         if handler == libc::SIG_DFL {
             libc::signal(sig, libc::SIG_DFL);
-            // A fault re-executes the faulting instruction when we return; a sent or raised
-            // signal must be raised again (it is blocked until we return).
-            if (*info).si_code <= 0 {
-                libc::raise(sig);
-            }
+            // Raised again in every case: the signal is blocked while this handler runs, so it
+            // is delivered, with its default action, when the handler returns (also before a
+            // faulting instruction would run again). A signal the kernel sent (SI_KERNEL: a
+            // terminal's Ctrl-C) must not be swallowed.
+            libc::raise(sig);
         } else if handler != libc::SIG_IGN {
             if old.sa_flags & libc::SA_SIGINFO != 0 {
                 let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =

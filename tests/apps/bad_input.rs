@@ -808,7 +808,14 @@ fn a_full_disk_leaves_no_file_no_temporary_and_the_old_files() {
 }
 
 /// Starts `app args` in `dir` on `np` ranks without waiting (its own process group).
-fn spawn_in(dir: &Path, np: usize, app: &str, args: &[&str]) -> std::process::Child {
+/// Starts `app` in `dir` on `np` ranks; its stderr goes to `stderr`.
+fn spawn_in(
+    dir: &Path,
+    np: usize,
+    app: &str,
+    args: &[&str],
+    stderr: std::fs::File,
+) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     let mut cmd = if np == 1 {
         Command::new(app)
@@ -822,7 +829,7 @@ fn spawn_in(dir: &Path, np: usize, app: &str, args: &[&str]) -> std::process::Ch
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .process_group(0)
         .spawn()
         .unwrap()
@@ -894,7 +901,9 @@ fn interrupt_while_writing(np: usize, target: Target) {
         "--schedule",
         "balanced",
     ];
-    let mut child = spawn_in(d, np, JULIA, &args);
+    // The job's stderr, outside the directory whose files are compared.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = spawn_in(d, np, JULIA, &args, log.reopen().unwrap());
     let start = Instant::now();
     // Names only: reading a growing 32 MB file every millisecond would slow the run down.
     let writing = || {
@@ -944,6 +953,15 @@ fn interrupt_while_writing(np: usize, target: Target) {
             "ended by the signal: {status:?}"
         );
     }
+    // The handlers chain (temporaries, then mpiview's last words, then the default action):
+    // no rank may end by anything but the signal it was sent.
+    let stderr = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        !["SIGSEGV", "signal 11", "panicked"]
+            .iter()
+            .any(|bad| stderr.contains(bad)),
+        "a rank crashed while handling the interrupt:\n{stderr}"
+    );
     let left = temporaries(d);
     if target == Target::Launcher && !left.is_empty() {
         // mpiexec sends SIGKILL about 10 ms after its SIGTERM; on a loaded machine rank 0's

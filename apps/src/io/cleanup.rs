@@ -1,4 +1,4 @@
-//! Temporary files removed when SIGINT or SIGTERM ends the process.
+//! Temporary files removed when SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the process.
 //!
 //! A temporary output file is removed by its guard's `Drop` on every normal path (errors,
 //! panics that unwind). A signal whose default action ends the process runs no destructors, and
@@ -9,7 +9,8 @@
 //! - [`create_registered`] creates a file with its path registered: the path is copied into a
 //!   leaked, NUL-terminated buffer whose pointer goes into a free slot of the table (an atomic
 //!   compare-and-swap) *before* the file is created; the first call installs the handler for
-//!   SIGINT and SIGTERM;
+//!   SIGINT, SIGTERM, SIGHUP and SIGQUIT (with `SA_SIGINFO`, so that a chained handler that
+//!   reads the siginfo, such as mpiview's last words, gets the kernel's);
 //! - the handler calls only async-signal-safe functions: it raises a flag, waits until no
 //!   thread is between registering and creating a file (a counter; the creating thread blocks
 //!   both signals meanwhile, so the handler never waits for its own thread, and it waits at most
@@ -51,13 +52,17 @@ static HANDLING: AtomicBool = AtomicBool::new(false);
 static CREATING: AtomicUsize = AtomicUsize::new(0);
 /// The longest the handler waits for them.
 const CREATE_WAIT: Duration = Duration::from_millis(200);
-/// The handlers that were installed before ours (`sa_sigaction` and `sa_flags`), for SIGINT
-/// and SIGTERM; 0 = `SIG_DFL`.
-static PREVIOUS: [(AtomicUsize, AtomicUsize); 2] = [
+/// The handlers that were installed before ours (`sa_sigaction` and `sa_flags`), one for each
+/// of [`SIGNALS`]; 0 = `SIG_DFL`.
+static PREVIOUS: [(AtomicUsize, AtomicUsize); 4] = [
+    (AtomicUsize::new(0), AtomicUsize::new(0)),
+    (AtomicUsize::new(0), AtomicUsize::new(0)),
     (AtomicUsize::new(0), AtomicUsize::new(0)),
     (AtomicUsize::new(0), AtomicUsize::new(0)),
 ];
-const SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+/// The signals that end a run from outside: Ctrl-C, `scancel`/`mpirun`, a lost terminal or
+/// ssh session, Ctrl-\\.
+const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 /// A path that the signal handler removes until this registration is dropped.
 #[derive(Debug)]
@@ -88,7 +93,7 @@ pub(crate) fn create_registered<T>(
     Ok((value, registration))
 }
 
-/// SIGINT and SIGTERM blocked for this thread while it lives.
+/// The handled signals blocked for this thread while it lives.
 struct SignalsBlocked(libc::sigset_t);
 
 impl SignalsBlocked {
@@ -187,8 +192,10 @@ fn install(index: usize, sig: libc::c_int) {
     PREVIOUS[index].1.store(old.sa_flags as usize, SeqCst);
     // SAFETY: a zeroed sigaction is valid; the fields are set below.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = handler as extern "C" fn(libc::c_int) as usize;
-    action.sa_flags = libc::SA_RESTART;
+    action.sa_sigaction = handler as Action as usize;
+    // SA_SIGINFO: a previous handler that takes a siginfo (mpiview's, which tells a launcher's
+    // signal from others) gets the one the kernel gave.
+    action.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
     // SAFETY: `sa_mask` is a valid sigset_t to fill; `handler` only makes async-signal-safe
     // calls (see the module docs).
     unsafe {
@@ -214,8 +221,11 @@ fn wait_for_creators() {
     }
 }
 
+/// A handler installed with `SA_SIGINFO`.
+type Action = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
 /// Removes every registered temporary, then lets the signal do what it did before.
-extern "C" fn handler(sig: libc::c_int) {
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     HANDLING.store(true, SeqCst);
     wait_for_creators();
     for cell in &PATHS {
@@ -227,7 +237,9 @@ extern "C" fn handler(sig: libc::c_int) {
             unsafe { libc::unlink(p) };
         }
     }
-    let index = usize::from(sig == libc::SIGTERM);
+    let Some(index) = SIGNALS.iter().position(|&s| s == sig) else {
+        return;
+    };
     let previous = PREVIOUS[index].0.load(SeqCst);
     let flags = PREVIOUS[index].1.load(SeqCst) as libc::c_int;
     if previous == libc::SIG_DFL {
@@ -238,10 +250,10 @@ extern "C" fn handler(sig: libc::c_int) {
             libc::raise(sig);
         }
     } else if flags & libc::SA_SIGINFO != 0 {
-        type Action = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
-        // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this type.
+        // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this type; it
+        // gets the kernel's siginfo and context.
         let f: Action = unsafe { std::mem::transmute::<usize, Action>(previous) };
-        f(sig, std::ptr::null_mut(), std::ptr::null_mut());
+        f(sig, info, context);
     } else {
         type Plain = extern "C" fn(libc::c_int);
         // SAFETY: the previous handler was installed without SA_SIGINFO: a plain handler.
