@@ -5,7 +5,8 @@
 //! verdict; printing it from every rank would repeat each message N times. [`parse_args`] lets
 //! the controller report (help, version, or the error) and the driver end the job with the right
 //! exit status on every rank: 0 for help, 2 for bad input, [`EXIT_NOT_FINITE`] (3) for a
-//! result that is not a finite number ([`AppError::NotFinite`]), 1 for other failures.
+//! result that is not a finite number ([`AppError::NotFinite`]), 1 for other failures (an
+//! output that could not be written: [`AppError::Output`]).
 
 use std::ffi::OsString;
 
@@ -18,14 +19,20 @@ pub use mpiview::units::parse_count;
 pub const EXIT_NOT_FINITE: u8 = 3;
 
 /// Why an app's driver failed: an mpiview error (exit code 2 for [`Error::Usage`], 1
-/// otherwise), or a result that is not a finite number (exit code [`EXIT_NOT_FINITE`]).
+/// otherwise), a result that is not a finite number (exit code [`EXIT_NOT_FINITE`]), or an output
+/// that could not be written (exit code 1).
 ///
 /// ```
 /// use mpiview_apps::cli::{AppError, EXIT_NOT_FINITE};
 /// assert_eq!(AppError::NotFinite("f(0) = inf".into()).exit_code(), EXIT_NOT_FINITE);
 /// assert_eq!(AppError::from(mpiview::Error::usage("bad --n")).exit_code(), 2);
+/// // Output errors stay structured: callers can match on what went wrong.
+/// let e = AppError::from(mpiview_apps::io::OutputError::EmptyPath);
+/// assert!(matches!(e, AppError::Output(mpiview_apps::io::OutputError::EmptyPath)));
+/// assert_eq!(e.exit_code(), 1);
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppError {
     /// An error of the runtime or of the input.
     #[error(transparent)]
@@ -33,6 +40,10 @@ pub enum AppError {
     /// The result is not a finite number; the message says where it stops being one.
     #[error("{0}")]
     NotFinite(String),
+    /// Writing an output file failed after the work (a full disk, a rename refused). Paths
+    /// found wrong by the checks before the work are usage errors ([`Error::Usage`]) instead.
+    #[error(transparent)]
+    Output(#[from] crate::io::OutputError),
 }
 
 impl AppError {
@@ -41,6 +52,7 @@ impl AppError {
         match self {
             AppError::Run(e) => e.exit_code(),
             AppError::NotFinite(_) => EXIT_NOT_FINITE,
+            AppError::Output(_) => 1,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use mpiview::{Client, Cluster, Error, Remote, Result, Task};
-use mpiview_apps::cli::{check_memory, parse_args, parse_complex, parse_positive_count};
+use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_complex, parse_positive_count};
 use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::H5Writer;
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
@@ -225,7 +225,7 @@ fn compute(client: &Client, args: &Args, julia: &Julia, r: &Remotes) -> Result<(
     Ok((counts, t.elapsed().as_secs_f64()))
 }
 
-fn run(client: &Client, args: &Args, r: &Remotes) -> Result<()> {
+fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     let julia = problem(args)?;
     let mut counts = Vec::new();
     let mut times = Vec::new();
@@ -262,7 +262,8 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<()> {
         if !equal {
             return Err(Error::Invalid(format!(
                 "{differing} counts differ from the serial computation"
-            )));
+            ))
+            .into());
         }
         Some(serial_seconds)
     } else {

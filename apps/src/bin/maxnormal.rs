@@ -18,7 +18,7 @@ use std::time::Instant;
 use clap::Parser;
 use mpiview::partition::block_range_u64;
 use mpiview::{Client, Cluster, Error, Remote, Result};
-use mpiview_apps::cli::{check_memory, parse_args, parse_positive_count, parse_seed};
+use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_positive_count, parse_seed};
 use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::H5Writer;
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     cluster.run(|client| parsed.run(|args| run(client, &args, &draw)))
 }
 
-fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<()> {
+fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<(), AppError> {
     let n =
         u32::try_from(args.n).map_err(|_| Error::usage(format!("--n {} is too large", args.n)))?;
     if !args.no_output {

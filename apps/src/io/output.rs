@@ -24,6 +24,7 @@ use super::cleanup::{Registration, create_registered};
 
 /// Why an output file could not be checked or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OutputError {
     /// An empty path.
     #[error("output path is empty")]
@@ -124,14 +125,6 @@ pub enum OutputError {
         /// What went wrong.
         message: String,
     },
-}
-
-/// Writing a file failed: an I/O error of the run (exit code 1). Errors found by the checks
-/// before the work are usage errors instead: map them with `Error::usage(e.to_string())`.
-impl From<OutputError> for mpiview::Error {
-    fn from(e: OutputError) -> Self {
-        mpiview::Error::Io(io::Error::other(e.to_string()))
-    }
 }
 
 fn link_note(path: &Path, target: &Path) -> String {

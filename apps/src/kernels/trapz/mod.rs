@@ -45,6 +45,7 @@ use mpiview::partition::block_range_u64;
 
 /// Errors from naming, parsing or placing an integrand.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IntegrandError {
     /// A `--function` name that is not a built-in.
     #[error("unknown function '{name}' (known: {known})")]
