@@ -16,7 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::BuildHasher;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -346,14 +346,25 @@ impl TempGuard {
             dir: dir.clone(),
             source,
         };
+        // A file that replaces another keeps its permissions (a private 0600 result stays
+        // private); a new one gets 0644 less the umask.
+        let keep = fs::metadata(dest)
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| m.permissions().mode() & 0o7777);
         loop {
             let temp = temp_name(dest, suffix);
             let open = |p: &Path| {
-                OpenOptions::new()
+                let file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .mode(0o644)
-                    .open(p)
+                    .mode(keep.unwrap_or(0o644))
+                    .open(p)?;
+                if let Some(mode) = keep {
+                    // The umask may have taken bits that the old file had.
+                    file.set_permissions(fs::Permissions::from_mode(mode))?;
+                }
+                Ok(file)
             };
             match create_registered(&temp, open) {
                 Ok((file, registration)) => {
@@ -671,7 +682,6 @@ pub(crate) fn temp_for(path: &Path, suffix: &str) -> Result<(TempGuard, PathBuf)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
@@ -740,8 +750,16 @@ mod tests {
         assert_eq!(names(dir.path()), ["out.txt"]);
         write_atomic(&path, |w| w.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // A new file: 0644 (less the umask, 022 here).
+        let fresh = dir.path().join("fresh.txt");
+        write_atomic(&fresh, |w| w.write_all(b"new")).unwrap();
+        assert_eq!(mode(&fresh), 0o644);
+        // A replaced file keeps its permissions: a private result stays private.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&path, |w| w.write_all(b"newer")).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "newer");
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]
