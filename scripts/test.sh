@@ -57,8 +57,10 @@ step "the multi-rank suites on 3 nodes"
 bash scripts/cluster/up.sh
 trap 'bash scripts/cluster/down.sh' EXIT
 cluster_mpiexec="$PWD/scripts/cluster/mpirun.sh"
+# Not the 17- and 65-rank test (it runs on one node above): 65 ranks over TCP between the
+# namespaces, on 2 cores, took anywhere from 20 s to over 300 s (docs/performance.md).
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview --test direct_view --test load_balanced \
-  --test runtime --test ordering --test examples
+  --test runtime --test ordering --test examples -- --skip many_ranks_oversubscribed
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview-apps --test app_outputs maxnormal_samples
 bash scripts/cluster/down.sh
 trap - EXIT
