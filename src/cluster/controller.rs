@@ -112,23 +112,25 @@ fn finish(client: &Client, code: u8, world: &SimpleCommunicator) -> u8 {
             } else {
                 "the driver failed"
             };
-            super::say(&format!(
-                "error: engines still busy {:.1} s after {after}: {}; aborting the job",
-                grace.as_secs_f64(),
-                if busy.is_empty() {
-                    "(none of them answered the request to stop)".to_string()
-                } else {
-                    busy.join(", ")
-                }
-            ));
-            world.abort(i32::from(code.max(1)))
+            super::abort_saying(
+                world,
+                i32::from(code.max(1)),
+                &format!(
+                    "error: engines still busy {:.1} s after {after}: {}; aborting the job",
+                    grace.as_secs_f64(),
+                    if busy.is_empty() {
+                        "(none of them answered the request to stop)".to_string()
+                    } else {
+                        busy.join(", ")
+                    }
+                ),
+            )
         }
-        Err(e) => {
-            super::say(&format!(
-                "error: stopping the engines failed: {e}; aborting the job"
-            ));
-            world.abort(i32::from(code.max(1)))
-        }
+        Err(e) => super::abort_saying(
+            world,
+            i32::from(code.max(1)),
+            &format!("error: stopping the engines failed: {e}; aborting the job"),
+        ),
     }
 }
 

@@ -25,9 +25,10 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
     };
     match serve(setup, registry, state) {
         Ok(status) => status,
-        Err(e) => {
-            super::say(&format!("error: engine {id}: {e}; aborting the job"));
-            world.abort(1)
-        }
+        Err(e) => super::abort_saying(
+            world,
+            1,
+            &format!("error: engine {id}: {e}; aborting the job"),
+        ),
     }
 }

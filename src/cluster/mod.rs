@@ -210,3 +210,20 @@ fn say(line: &str) {
     bytes.push(b'\n');
     let _ = std::io::stderr().lock().write_all(&bytes);
 }
+
+/// How long a rank waits between its last message and `MPI_Abort`.
+///
+/// MPICH's hydra drops everything a rank wrote if the abort reaches it first: a C program that
+/// writes one line and calls `MPI_Abort` lost all its output in 36 of 300 runs on 3 ranks
+/// (2 cores, MPICH 4.0.2), and in none of 300 with a pause of 10 ms. The pause costs nothing
+/// that matters on a path that ends the job.
+const PAUSE_BEFORE_ABORT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Says `line` (see [`say`]), gives the launcher time to forward it and aborts the job with
+/// `code`.
+fn abort_saying(world: &mpi::topology::SimpleCommunicator, code: i32, line: &str) -> ! {
+    use mpi::topology::Communicator;
+    say(line);
+    std::thread::sleep(PAUSE_BEFORE_ABORT);
+    world.abort(code)
+}
