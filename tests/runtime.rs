@@ -108,9 +108,19 @@ fn driver_returns_while_engine_works() {
     let long = cluster.register("long_sleep", |secs: u64| {
         std::thread::sleep(Duration::from_secs(secs))
     });
+    // A loop that never sleeps: the engine cannot even look at its messages.
+    let spin = cluster.register("endless_loop", |secs: u64| {
+        let end = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut x = 0u64;
+        while std::time::Instant::now() < end {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    });
+    let busy = std::env::var("MPIVIEW_TEST_BUSY").unwrap_or_default();
     common::exit_with(cluster.run(|client| -> Result<(), Error> {
         let last = client.engine(-1)?;
-        let r = last.apply(&long, 120)?;
+        let f = if busy == "spin" { &spin } else { &long };
+        let r = last.apply(f, 120)?;
         // The driver gives up on the result and returns success.
         assert!(matches!(
             r.get_timeout(Duration::from_millis(200)),
@@ -124,11 +134,19 @@ fn driver_returns_while_engine_works() {
 fn a_driver_that_returns_beside_a_busy_engine_ends() {
     // At 5 ranks three idle engines have stopped when the controller aborts; had they entered
     // MPI_Finalize, Open MPI's mpirun would hang or crash in about a third of the runs.
-    for np in [2, 3, 5] {
+    for (np, busy, name) in [
+        (2, "sleep", "long_sleep"),
+        (3, "sleep", "long_sleep"),
+        (5, "sleep", "long_sleep"),
+        (3, "spin", "endless_loop"),
+    ] {
         let run = launch_body(
             np,
             "driver_returns_while_engine_works",
-            &[("MPIVIEW_SHUTDOWN_GRACE_S", "1")],
+            &[
+                ("MPIVIEW_SHUTDOWN_GRACE_S", "1"),
+                ("MPIVIEW_TEST_BUSY", busy),
+            ],
             DEADLINE,
         );
         assert!(!run.success(), "{run:?}");
@@ -143,7 +161,11 @@ fn a_driver_that_returns_beside_a_busy_engine_ends() {
             np - 1
         );
         assert!(run.stderr.contains(&said), "{}", run.stderr);
-        assert!(run.stderr.contains("runs `long_sleep`"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("runs `{name}`")),
+            "{}",
+            run.stderr
+        );
     }
 }
 

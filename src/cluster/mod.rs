@@ -65,13 +65,7 @@ impl Cluster {
         }
         let (universe, level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
             .ok_or_else(|| Error::Runtime("MPI is already initialised in this process".into()))?;
-        if level < mpi::Threading::Funneled {
-            return Err(Error::Runtime(format!(
-                "MPI gives the thread level {level:?}, and mpiview needs at least Funneled \
-                 (its runtime's threads exist beside the one that calls MPI); use an MPI built \
-                 with thread support"
-            )));
-        }
+        check_thread_level(level)?;
         let world = universe.world();
         Ok(Cluster {
             registry: Registry::default(),
@@ -200,6 +194,19 @@ fn install_last_words(world: &SimpleCommunicator, registry: &Registry) {
     crate::last_words::install(who, registry.names());
 }
 
+/// Refuses an MPI that gives less than `Funneled`: mpiview's runtime has threads of its own
+/// beside the one that calls MPI (MPI's progress threads, the doorbell's waits).
+fn check_thread_level(level: mpi::Threading) -> Result<()> {
+    if level < mpi::Threading::Funneled {
+        return Err(Error::Runtime(format!(
+            "MPI gives the thread level {level:?}, and mpiview needs at least Funneled \
+             (its runtime's threads exist beside the one that calls MPI); use an MPI built \
+             with thread support"
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `line` and a newline to stderr in one `write(2)`: a launcher that ends the job right
 /// after (an `MPI_Abort` follows) may forward what it has read and drop the rest, and
 /// `eprintln!` writes a formatted line in several pieces.
@@ -226,4 +233,23 @@ fn abort_saying(world: &mpi::topology::SimpleCommunicator, code: i32, line: &str
     say(line);
     std::thread::sleep(PAUSE_BEFORE_ABORT);
     world.abort(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mpi_below_funneled_is_refused_with_a_message() {
+        let e = check_thread_level(mpi::Threading::Single).unwrap_err();
+        assert!(e.to_string().contains("thread level Single"), "{e}");
+        assert!(e.to_string().contains("at least Funneled"), "{e}");
+        for level in [
+            mpi::Threading::Funneled,
+            mpi::Threading::Serialized,
+            mpi::Threading::Multiple,
+        ] {
+            assert!(check_thread_level(level).is_ok(), "{level:?}");
+        }
+    }
 }
