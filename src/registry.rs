@@ -9,6 +9,7 @@
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
+use mpi::topology::SimpleCommunicator;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{BoxError, RemoteErrorKind};
@@ -25,6 +26,7 @@ pub struct Context<'a> {
     engine: EngineId,
     n_engines: usize,
     namespace: &'a mut Namespace,
+    engines: Option<&'a SimpleCommunicator>,
 }
 
 impl<'a> Context<'a> {
@@ -33,7 +35,49 @@ impl<'a> Context<'a> {
             engine,
             n_engines,
             namespace,
+            engines: None,
         }
+    }
+
+    pub(crate) fn with_engines(mut self, engines: Option<&'a SimpleCommunicator>) -> Self {
+        self.engines = engines;
+        self
+    }
+
+    /// A communicator of every engine and only the engines: rank `r` in it is engine `r`. For
+    /// MPI that engines do among themselves inside remote functions (a reduction, MPI-IO,
+    /// parallel HDF5); in a one-rank run it holds the one in-process engine.
+    ///
+    /// **Collective calls on it must be made by every engine**: call the function that makes
+    /// them through a view of all engines (`client.direct_view()`), never a subset or a
+    /// load-balanced view, or the engines that call wait forever for the others. Engines run
+    /// one request at a time, so such a call starts on an engine only after everything sent to
+    /// it before has finished there.
+    ///
+    /// ```no_run
+    /// # use mpiview::Cluster;
+    /// use mpi::collective::SystemOperation;
+    /// use mpi::traits::*;
+    /// let mut cluster = Cluster::init().unwrap();
+    /// // The sum of the engine ids, computed among the engines.
+    /// let sum = cluster.register_with_context("sum_ids", |ctx, ()| {
+    ///     let mut total = 0u64;
+    ///     let mine = ctx.engine_id() as u64;
+    ///     ctx.engines().all_reduce_into(&mine, &mut total, SystemOperation::sum());
+    ///     Ok(total)
+    /// });
+    /// cluster.run(|client| {
+    ///     let sums = client.direct_view().apply_sync(&sum, ()).unwrap();
+    ///     let n = client.n_engines() as u64;
+    ///     assert!(sums.iter().all(|&s| s == n * (n - 1) / 2));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Panics outside a running job (a context made by hand in a unit test has none).
+    pub fn engines(&self) -> &SimpleCommunicator {
+        self.engines
+            .expect("Context::engines: no engines' communicator outside a running job")
     }
 
     /// This engine's id (its MPI rank minus one).

@@ -681,3 +681,44 @@ fn huge_body() {
 fn arrays_over_2_31_elements_move() {
     launch_body(3, "huge_body", &[], Duration::from_secs(180)).assert_success();
 }
+
+#[test]
+#[ignore = "a multi-rank body: launched by engines_share_a_communicator_without_the_controller"]
+fn engines_comm_body() {
+    use mpi::collective::SystemOperation;
+    use mpi::traits::*;
+    let mut cluster = Cluster::init().expect("MPI");
+    let about = cluster.register_with_context("about_the_engines", |ctx, ()| {
+        let comm = ctx.engines();
+        let mine = ctx.engine_id() as u64;
+        let mut sum = 0u64;
+        comm.all_reduce_into(&mine, &mut sum, SystemOperation::sum());
+        Ok((comm.rank() as usize, comm.size() as usize, sum))
+    });
+    let slow = cluster.register("slow", |ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms))
+    });
+    common::exit_with(cluster.run(|client| -> Result<(), Error> {
+        let n = client.n_engines();
+        let all = client.direct_view();
+        // One engine is still busy when the collective starts everywhere: the others wait for
+        // it inside MPI, and the answers are the same.
+        let _busy = client.engine(-1)?.apply(&slow, 300)?;
+        for (id, (rank, size, sum)) in all.apply_sync(&about, ())?.into_iter().enumerate() {
+            assert_eq!(rank, id, "engine {id}'s rank among the engines");
+            assert_eq!(
+                size, n,
+                "engine {id}: the communicator holds every engine, no more"
+            );
+            assert_eq!(sum as usize, n * (n - 1) / 2, "engine {id}: the reduction");
+        }
+        Ok(())
+    }));
+}
+
+#[test]
+fn engines_share_a_communicator_without_the_controller() {
+    for np in [1, 2, 3, 5] {
+        common::run_body(np, "engines_comm_body");
+    }
+}

@@ -1,6 +1,6 @@
 //! Ranks 1..N-1: greet the controller, then serve until told to stop.
 
-use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::topology::{Communicator, Group, SimpleCommunicator};
 
 use super::startup::{Comms, greet};
 use crate::engine::server::{Setup, serve};
@@ -14,10 +14,24 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
         Err(status) => return status,
     };
     let id = world.rank() as usize - 1;
-    let state = EngineState::new(id, world.size() as usize - 1, shared.buffer_pool_bytes);
+    let mut state = EngineState::new(id, world.size() as usize - 1, shared.buffer_pool_bytes);
     let Comms {
-        ctrl, factory, all, ..
+        ctrl,
+        factory,
+        all,
+        engines_parent,
+        ..
     } = comms;
+    // Every engine and only the engines: the controller goes on with its start-up meanwhile.
+    let engines = world.group().exclude(&[super::ROOT]);
+    match engines_parent.split_by_subgroup_with_tag(&engines, 0) {
+        Some(comm) => state.engines = Some(comm),
+        None => super::abort_saying(
+            world,
+            1,
+            &format!("error: engine {id}: MPI made no engines' communicator; aborting the job"),
+        ),
+    }
     let setup = Setup {
         ctrl: &ctrl,
         factory: &factory,

@@ -68,20 +68,25 @@ pub(super) struct Comms {
     pub all: ViewComms,
     /// Which ranks share this node.
     pub node: NodeInfo,
+    /// The parent of the engines' communicator ([`Context::engines`](crate::Context::engines)),
+    /// which the engines make from it at start-up, without the controller.
+    pub engines_parent: SimpleCommunicator,
 }
 
 /// Makes the start-up communicators (collective over `world`).
 pub(super) fn communicators(world: &SimpleCommunicator) -> Comms {
     let node = node::discover(world);
-    let mut dups = duplicates(world, 2).into_iter();
-    let ctrl = dups.next().expect("two duplicates");
-    let factory = dups.next().expect("two duplicates");
+    let mut dups = duplicates(world, 3).into_iter();
+    let ctrl = dups.next().expect("three duplicates");
+    let factory = dups.next().expect("three duplicates");
+    let engines_parent = dups.next().expect("three duplicates");
     let all = ViewComms::duplicate(world);
     Comms {
         ctrl,
         factory,
         all,
         node,
+        engines_parent,
     }
 }
 

@@ -1,6 +1,7 @@
 //! What an engine does with a request, independent of how the request arrived: the same code
 //! serves MPI engines and the in-process engine of a one-rank run.
 
+use mpi::topology::SimpleCommunicator;
 use ndarray::{ArrayD, Axis, IxDyn};
 
 use super::pool::BufferPool;
@@ -17,6 +18,8 @@ pub(crate) struct EngineState {
     pub n_engines: usize,
     pub namespace: Namespace,
     pub pool: BufferPool,
+    /// Every engine's rank, without the controller (`None` outside a running job).
+    pub engines: Option<SimpleCommunicator>,
 }
 
 impl EngineState {
@@ -27,11 +30,13 @@ impl EngineState {
             n_engines,
             namespace: Namespace::new(),
             pool: BufferPool::with_limit(usize::try_from(pool_bytes).unwrap_or(usize::MAX)),
+            engines: None,
         }
     }
 
     fn context(&mut self) -> Context<'_> {
         Context::new(self.id, self.n_engines, &mut self.namespace)
+            .with_engines(self.engines.as_ref())
     }
 
     pub(crate) fn apply(&mut self, registry: &Registry, func: u32, args: &[u8]) -> ReplyBody {

@@ -132,7 +132,10 @@ pub(crate) struct LocalLink {
 impl LocalLink {
     pub(crate) fn new(pool_bytes: u64) -> LocalLink {
         LocalLink {
-            state: EngineState::new(0, 1, pool_bytes),
+            state: EngineState {
+                engines: Some(mpi::topology::SimpleCommunicator::self_comm()),
+                ..EngineState::new(0, 1, pool_bytes)
+            },
             replies: VecDeque::new(),
         }
     }
