@@ -1,4 +1,4 @@
-//! Medians of timings: what the apps, the benchmarks and the scaling harness report.
+//! What the apps, the benchmarks and the scaling harness report: medians of timings, peak memory.
 
 use std::time::Duration;
 
@@ -36,4 +36,21 @@ pub fn median_duration(values: impl IntoIterator<Item = Duration>) -> Duration {
     } else {
         Duration::from_secs_f64(m)
     }
+}
+
+/// This process's peak resident memory so far, in bytes (`getrusage`'s `ru_maxrss`); `None` if
+/// the system does not say. The apps report the controller's in `--json`.
+///
+/// ```
+/// let peak = mpiview_apps::stats::peak_memory_bytes().unwrap();
+/// assert!(peak > 0);
+/// ```
+pub fn peak_memory_bytes() -> Option<u64> {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        (libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0).then_some(usage)
+    }?;
+    // Linux reports kibibytes.
+    u64::try_from(usage.ru_maxrss).ok()?.checked_mul(1024)
 }

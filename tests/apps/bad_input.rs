@@ -755,24 +755,34 @@ fn a_full_disk_leaves_no_file_no_temporary_and_the_old_files() {
     let d = fs.path();
     std::fs::write(d.join("j.h5"), "old h5").unwrap();
     std::fs::write(d.join("j.png"), "old png").unwrap();
-    // The HDF5 file alone (256 × 256 counts, 128 kB) does not fit.
+    // The HDF5 file alone (256 × 256 counts, 128 kB) does not fit: written by the controller
+    // (--serial-io), by one engine, and by four engines together (parallel HDF5), every write
+    // fails and every rank ends.
     let before = snapshot(d);
-    let r = run_in(
-        d,
-        JULIA,
-        &[
-            "--m", "256", "--n", "256", "--tmax", "20", "--out", "j.h5", "--png", "j.png",
-        ],
-    );
-    r.assert_code(1);
-    assert_eq!(
-        r.stderr.matches("error: writing j.h5").count(),
-        1,
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
-    assert_same(&snapshot(d), &before, "HDF5 file too large");
+    let julia = [
+        "--m", "256", "--n", "256", "--tmax", "20", "--out", "j.h5", "--png", "j.png",
+    ];
+    for (np, serial) in [(1, true), (1, false), (5, false)] {
+        let mut args = julia.to_vec();
+        if serial {
+            args.push("--serial-io");
+        }
+        let r = launch_in(Some(d), np, Path::new(JULIA), &args, &[], FAULT_DEADLINE);
+        assert!(r.elapsed < FAULT_DEADLINE);
+        r.assert_code(1);
+        assert_eq!(
+            r.stderr.matches("error: writing j.h5").count(),
+            1,
+            "{np} rank(s): {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("No space left on device"),
+            "{np} rank(s): {}",
+            r.stderr
+        );
+        assert_same(&snapshot(d), &before, "HDF5 file too large");
+    }
 
     // The HDF5 file fits, the picture after it does not: neither replaces its old file. The
     // sizes come from the same run on a roomy disk; a filler leaves room for the HDF5 file only.

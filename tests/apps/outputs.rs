@@ -203,12 +203,12 @@ fn counts(path: &PathBuf) -> Vec<u16> {
 }
 
 #[test]
-fn julia_block_balanced_and_serial_agree_at_every_rank_count() {
+fn julia_schedules_and_serial_agree_at_every_rank_count() {
     let dir = tempfile::tempdir().unwrap();
     let grid = ["--m", "96", "--n", "128", "--tmax", "300"];
     let mut reference: Option<Vec<u16>> = None;
     for np in [1, 2, 3, 5] {
-        for schedule in ["block", "balanced"] {
+        for schedule in ["rows", "block", "balanced"] {
             let h5 = dir.path().join(format!("j{np}{schedule}.h5"));
             let png = dir.path().join(format!("j{np}{schedule}.png"));
             let mut args = grid.to_vec();
@@ -240,6 +240,94 @@ fn julia_block_balanced_and_serial_agree_at_every_rank_count() {
             }
         }
     }
+    assert_no_leftovers(dir.path());
+}
+
+/// Every dataset of a julia file, as text (values, types and shapes), and every attribute.
+fn julia_file(path: &Path) -> Vec<String> {
+    let f = hdf5::File::open(path).unwrap();
+    let mut out = Vec::new();
+    let ds = |name: &str| f.dataset(name).unwrap();
+    let counts = ds("counts");
+    out.push(format!(
+        "counts {:?} {:?}",
+        counts.shape(),
+        counts.dtype().unwrap().size()
+    ));
+    out.push(format!("{:?}", counts.read_raw::<u16>().unwrap()));
+    for name in ["xs", "ys", "c", "zmin", "zmax"] {
+        let d = ds(name);
+        out.push(format!(
+            "{name} {:?} {:?}",
+            d.shape(),
+            d.read_raw::<f64>().unwrap()
+        ));
+    }
+    let tmax: u16 = f.attr("tmax").unwrap().read_scalar().unwrap();
+    let engines: u64 = f.attr("engines").unwrap().read_scalar().unwrap();
+    let schedule: hdf5::types::VarLenUnicode = f.attr("schedule").unwrap().read_scalar().unwrap();
+    let described: hdf5::types::VarLenUnicode =
+        counts.attr("description").unwrap().read_scalar().unwrap();
+    out.push(format!(
+        "tmax {tmax} engines {engines} schedule {schedule} {described}"
+    ));
+    let mut names = f.member_names().unwrap();
+    names.sort();
+    out.push(format!("members {names:?}"));
+    out
+}
+
+#[test]
+fn julia_parallel_and_serial_io_write_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Rows that do not share out evenly, and a picture shrunk by 3 (cells cut by engines).
+    let grid = ["--m", "2500", "--n", "61", "--tmax", "40"];
+    for np in [1, 2, 3, 5] {
+        for schedule in ["rows", "block"] {
+            let mut files = Vec::new();
+            for io in ["parallel", "serial"] {
+                let h5 = dir.path().join(format!("j{np}{schedule}{io}.h5"));
+                let png = dir.path().join(format!("j{np}{schedule}{io}.png"));
+                let mut args = grid.to_vec();
+                args.extend(["--schedule", schedule]);
+                args.extend([
+                    "--out",
+                    h5.to_str().unwrap(),
+                    "--png",
+                    png.to_str().unwrap(),
+                ]);
+                if io == "serial" {
+                    args.push("--serial-io");
+                }
+                let (r, _) = report(np, JULIA, &args);
+                assert_eq!(r["io"], io, "np={np} {schedule}");
+                files.push((julia_file(&h5), std::fs::read(&png).unwrap()));
+            }
+            assert!(
+                files[0].0 == files[1].0,
+                "np={np} {schedule}: the datasets differ"
+            );
+            assert!(
+                files[0].1 == files[1].1,
+                "np={np} {schedule}: the pictures differ"
+            );
+        }
+    }
+    // h5py reads a file the engines wrote together.
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let out = std::process::Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/check_h5.py"))
+        .arg(dir.path().join("j5rowsparallel.h5"))
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("counts uint16 (2500, 61)"), "{text}");
+    assert!(text.contains("schedule = 'rows'"), "{text}");
     assert_no_leftovers(dir.path());
 }
 

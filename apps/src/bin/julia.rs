@@ -6,12 +6,18 @@
 //! mpirun -n 9 julia --m 4096 --n 4096 --c -0.8+0.156i --png big.png --json
 //! ```
 //!
-//! `--schedule block` does what the blog post does: the controller builds the grid Z, scatters
-//! its rows over the engines (the block rule), every engine computes the counts of its rows, and
-//! the counts are gathered. Rows near the set cost far more than rows outside it, so
-//! `--schedule balanced` hands blocks of rows to a load-balanced view instead. Both give the
-//! same counts, bit for bit.
+//! `--schedule rows` (the default, the one that scales): every engine computes the counts of its
+//! own block of rows (the block rule) from the problem's parameters alone, keeps them, and
+//! writes them into the HDF5 file itself, all engines together through MPI-IO; the controller
+//! never holds the grid or the counts, only a picture of at most 2048 pixels a side that the
+//! engines reduce their rows into. `--schedule block` does what the blog post does: the
+//! controller builds the grid Z, scatters its rows over the engines, every engine computes the
+//! counts of its rows, and the counts are gathered. Rows near the set cost far more than rows
+//! outside it, so `--schedule balanced` hands blocks of rows to a load-balanced view instead.
+//! All three give the same counts, bit for bit. `--serial-io` has the controller gather the
+//! counts and write the file alone (for file systems without MPI-IO); the datasets are the same.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -20,17 +26,19 @@ use clap::{Parser, ValueEnum};
 use mpiview::{Client, Cluster, Error, Remote, Result, Task};
 use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_complex, parse_positive_count};
 use mpiview_apps::io::OutputError;
-use mpiview_apps::io::hdf5::H5Writer;
+use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{JuliaImage, julia_png_staged};
-use mpiview_apps::kernels::julia::{Julia, counts_of_points};
+use mpiview_apps::kernels::julia::{Julia, PartialSums, Picture, counts_of_points};
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Schedule {
-    /// Scatter blocks of grid rows (the blog post's way).
+    /// Engines compute and write their own rows (scales: nothing passes through the controller).
+    Rows,
+    /// Scatter the grid's rows from the controller, gather the counts (the blog post's way).
     Block,
     /// Hand blocks of rows to whichever engine is free.
     Balanced,
@@ -39,6 +47,7 @@ enum Schedule {
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Schedule::Rows => "rows",
             Schedule::Block => "block",
             Schedule::Balanced => "balanced",
         })
@@ -55,11 +64,19 @@ impl std::fmt::Display for Schedule {
                   attributes c, zmin, zmax (as [re, im]), tmax, schedule, engines) and a PNG picture. \
                   See the README for the layout. The two files are written under temporary names and \
                   renamed into place together, once both are complete; --out and --png must name two \
-                  different regular files (a symbolic link is followed; a FIFO or device is refused).\n\
+                  different regular files (a symbolic link is followed; a FIFO or device is refused). \
+                  The engines write the HDF5 file together through MPI-IO (parallel HDF5) unless \
+                  --serial-io or --schedule balanced, where the controller writes it; the datasets \
+                  are the same. The picture has at most 2048 pixels a side: a larger grid is shrunk \
+                  by a whole factor, each pixel the mean count of its cell.\n\
+                  Scaling: --schedule rows keeps the grid and the counts on the engines (the \
+                  controller holds only the picture); block and balanced pass every count, and \
+                  block also the whole grid, through the controller.\n\
                   --zmin must lie below and left of --zmax (the grid must span an area).\n\
                   --json prints one object on the last line of stdout with the keys: app, m, n, c, zmin, \
                   zmax, tmax, schedule, engines, seconds, serial_seconds, equal_to_serial, \
-                  never_escaped, h5, png.\n\
+                  never_escaped, h5, png, io (parallel or serial), phases (seconds of compute, \
+                  transfer and output in the last repeat), controller_peak_bytes.\n\
                   Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
                   written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
@@ -83,7 +100,7 @@ struct Args {
     #[arg(long, default_value = "256", value_parser = parse_positive_count, allow_negative_numbers = true)]
     tmax: u64,
     /// How rows are shared out.
-    #[arg(long, value_enum, default_value_t = Schedule::Block)]
+    #[arg(long, value_enum, default_value_t = Schedule::Rows)]
     schedule: Schedule,
     /// Rows per task of the balanced schedule.
     #[arg(long, default_value = "8", value_parser = parse_positive_count, allow_negative_numbers = true)]
@@ -103,6 +120,9 @@ struct Args {
     /// Write no files.
     #[arg(long)]
     no_output: bool,
+    /// The controller writes the HDF5 file alone (for file systems without MPI-IO).
+    #[arg(long)]
+    serial_io: bool,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -110,17 +130,68 @@ struct Args {
 
 /// The remote functions of this app.
 struct Remotes {
+    /// Rows schedule: counts of this engine's rows, stored as `J`; how many never escaped.
+    here: Remote<Julia, u64>,
     /// Block schedule: counts of the scattered rows `Z`, stored as `J`.
     block: Remote<(Complex64, u16), ()>,
     /// Balanced schedule: counts of a block of rows (u16, little-endian bytes).
     rows: Remote<(Julia, u64, u64), serde_bytes::ByteBuf>,
+    /// Parallel HDF5: every engine writes its rows `J` into the shared temporary file.
+    write: Remote<SharedWrite, ()>,
+    /// The picture's sums over this engine's rows `J`.
+    picture: Remote<(Julia, Picture), PartialSums>,
     /// Frees the engines' copies.
     clear: Task,
+}
+
+/// What the engines need to write the HDF5 file together.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedWrite {
+    julia: Julia,
+    /// The temporary file the controller reserved.
+    temp: PathBuf,
+    /// The output path as given (for messages).
+    target: PathBuf,
+    schedule: String,
+}
+
+/// The rows of the grid engine `id` of `n` holds (the block rule, as a scatter shares them).
+fn my_rows(julia: &Julia, n: usize, id: usize) -> Range<usize> {
+    mpiview::partition::block_range(julia.rows, n, id)
+}
+
+/// This engine's counts `J` and its rows, checked against the block rule.
+fn my_counts<'a>(
+    ctx: &'a mpiview::Context<'_>,
+    julia: &Julia,
+) -> std::result::Result<(Range<usize>, &'a [u16]), mpiview::BoxError> {
+    let rows = my_rows(julia, ctx.n_engines(), ctx.engine_id());
+    let j = ctx.array::<u16>("J")?;
+    let counts = j.as_slice().ok_or("J is not contiguous")?;
+    if counts.len() != rows.len() * julia.cols {
+        return Err(format!(
+            "J holds {} counts, not rows {rows:?} of {} columns",
+            counts.len(),
+            julia.cols
+        )
+        .into());
+    }
+    Ok((rows, counts))
 }
 
 fn main() -> ExitCode {
     let mut cluster = Cluster::init().expect("MPI starts");
     let remotes = Remotes {
+        here: cluster.register_with_context("J = julia(my rows)", |ctx, julia: Julia| {
+            let rows = my_rows(&julia, ctx.n_engines(), ctx.engine_id());
+            let counts = julia.rows(rows.clone());
+            let never = counts.iter().filter(|&&k| k == julia.tmax).count() as u64;
+            ctx.set(
+                "J",
+                Array2::from_shape_vec((rows.len(), julia.cols), counts)?,
+            );
+            Ok(never)
+        }),
         block: cluster.register_with_context("J = julia(Z)", |ctx, (c, tmax): (Complex64, u16)| {
             let z = ctx.array::<Complex64>("Z")?;
             let (rows, cols) = match z.shape() {
@@ -143,6 +214,21 @@ fn main() -> ExitCode {
                     .collect::<Vec<u8>>(),
             )
         }),
+        write: cluster.register_with_context("write J (parallel HDF5)", |ctx, w: SharedWrite| {
+            let (rows, counts) = my_counts(ctx, &w.julia)?;
+            let engines = ctx.n_engines();
+            let file = H5Writer::collective(&w.temp, &w.target, ctx.engines())?;
+            write_julia(&file, &w.julia, rows, counts, engines, &w.schedule)?;
+            file.close()?;
+            Ok(())
+        }),
+        picture: cluster.register_with_context(
+            "picture of J",
+            |ctx, (julia, picture): (Julia, Picture)| {
+                let (rows, counts) = my_counts(ctx, &julia)?;
+                Ok(picture.partial(rows, counts))
+            },
+        ),
         clear: cluster.register_task("del Z, J", |ctx| {
             ctx.remove("Z");
             ctx.remove("J");
@@ -194,20 +280,71 @@ fn problem(args: &Args) -> Result<Julia> {
     })
 }
 
-/// One parallel computation: the counts (row-major) and the seconds it took.
-fn compute(client: &Client, args: &Args, julia: &Julia, r: &Remotes) -> Result<(Vec<u16>, f64)> {
-    let t = Instant::now();
+/// The longest side of the picture, in pixels.
+const PICTURE_MAX_SIDE: usize = 2048;
+
+/// Where the counts are after a computation.
+enum Counts {
+    /// On the controller, row-major.
+    Here(Vec<u16>),
+    /// On the engines (`J`, each its rows by the block rule); how many never escaped.
+    OnEngines { never_escaped: u64 },
+}
+
+/// Seconds of one computation, by phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Phases {
+    compute: f64,
+    transfer: f64,
+    output: f64,
+}
+
+/// One parallel computation: where the counts are, and how long it took.
+fn compute(
+    client: &Client,
+    args: &Args,
+    julia: &Julia,
+    r: &Remotes,
+    gather: bool,
+) -> Result<(Counts, Phases)> {
+    let mut phases = Phases::default();
+    let mut timed = |slot: fn(&mut Phases) -> &mut f64, t: Instant| {
+        *slot(&mut phases) += t.elapsed().as_secs_f64();
+    };
+    let dview = client.direct_view();
     let counts = match args.schedule {
+        Schedule::Rows => {
+            let t = Instant::now();
+            let never: u64 = dview.apply_sync(&r.here, *julia)?.into_iter().sum();
+            timed(|p| &mut p.compute, t);
+            if gather {
+                let t = Instant::now();
+                let j = dview.gather::<u16>("J")?;
+                timed(|p| &mut p.transfer, t);
+                Counts::Here(j.into_raw_vec_and_offset().0)
+            } else {
+                Counts::OnEngines {
+                    never_escaped: never,
+                }
+            }
+        }
         Schedule::Block => {
-            let dview = client.direct_view();
+            let t = Instant::now();
             let z =
                 Array2::from_shape_vec((julia.rows, julia.cols), julia.grid()).expect("grid shape");
             dview.scatter("Z", &z)?;
+            drop(z);
+            timed(|p| &mut p.transfer, t);
+            let t = Instant::now();
             dview.apply_sync(&r.block, (julia.c, julia.tmax))?;
+            timed(|p| &mut p.compute, t);
+            let t = Instant::now();
             let j = dview.gather::<u16>("J")?;
-            j.into_raw_vec_and_offset().0
+            timed(|p| &mut p.transfer, t);
+            Counts::Here(j.into_raw_vec_and_offset().0)
         }
         Schedule::Balanced => {
+            let t = Instant::now();
             let per = args.rows_per_task;
             let m = julia.rows as u64;
             let tasks = (0..m.div_ceil(per)).map(|k| (*julia, k * per, ((k + 1) * per).min(m)));
@@ -219,66 +356,56 @@ fn compute(client: &Client, args: &Args, julia: &Julia, r: &Remotes) -> Result<(
             for b in &blocks {
                 counts.extend(b.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])));
             }
-            counts
+            // Computing and moving the counts overlap: all of it is the computation.
+            timed(|p| &mut p.compute, t);
+            Counts::Here(counts)
         }
     };
-    Ok((counts, t.elapsed().as_secs_f64()))
+    Ok((counts, phases))
 }
 
 fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     let julia = problem(args)?;
-    let mut counts = Vec::new();
+    // The counts come to the controller for the serial check and a serial write.
+    let serial_io = args.serial_io || args.schedule == Schedule::Balanced;
+    let gather = args.check || (serial_io && !args.no_output);
+    let mut counts = Counts::OnEngines { never_escaped: 0 };
     let mut times = Vec::new();
+    let mut phases = Phases::default();
     for _ in 0..args.repeat {
-        let (c, s) = compute(client, args, &julia, r)?;
+        let (c, p) = compute(client, args, &julia, r, gather)?;
         counts = c;
-        times.push(s);
-    }
-    if args.schedule == Schedule::Block {
-        client.direct_view().execute_sync(&r.clear)?;
+        times.push(p.compute + p.transfer);
+        phases = p;
     }
     let seconds = mpiview_apps::stats::median(times);
     let engines = client.n_engines();
-    let never_escaped = counts.iter().filter(|&&k| k == julia.tmax).count();
+    let never_escaped = match &counts {
+        Counts::Here(c) => c.iter().filter(|&&k| k == julia.tmax).count() as u64,
+        Counts::OnEngines { never_escaped } => *never_escaped,
+    };
     println!(
         "julia: {}×{} grid, c = {}, z in [{}, {}], tmax {}, schedule {}, {engines} engine(s)",
         julia.rows, julia.cols, args.c, args.zmin, args.zmax, julia.tmax, args.schedule
     );
     println!(
         "time = {seconds:.4} s; {never_escaped} of {} points never escaped",
-        counts.len()
+        julia.rows * julia.cols
     );
-    let check = if args.check {
-        let t = Instant::now();
-        let serial = julia.counts();
-        let serial_seconds = t.elapsed().as_secs_f64();
-        let equal = serial == counts;
-        let differing = serial.iter().zip(&counts).filter(|(a, b)| a != b).count();
-        println!(
-            "check: parallel counts {} the serial counts ({differing} differ); serial {serial_seconds:.4} s, parallel {seconds:.4} s, speedup {:.2}x",
-            if equal { "equal" } else { "DIFFER FROM" },
-            serial_seconds / seconds
-        );
-        if !equal {
-            return Err(Error::Invalid(format!(
-                "{differing} counts differ from the serial computation"
-            ))
-            .into());
-        }
-        Some(serial_seconds)
-    } else {
-        None
+    let check = match &counts {
+        Counts::Here(counts) if args.check => Some(check_serial(&julia, counts, seconds)?),
+        _ => None,
     };
     let (mut h5, mut png) = (None, None);
     if !args.no_output {
-        // Both files complete before either replaces an old one.
-        let staged = vec![
-            stage_h5(args, &julia, &counts, engines)?,
-            stage_png(args, &julia, &counts)?,
-        ];
-        let paths = commit_all(staged)?;
+        let t = Instant::now();
+        let paths = write_outputs(client, args, &julia, &counts, r, serial_io)?;
+        phases.output = t.elapsed().as_secs_f64();
         (h5, png) = (Some(paths[0].clone()), Some(paths[1].clone()));
         println!("wrote {} and {}", args.out.display(), args.png.display());
+    }
+    if args.schedule != Schedule::Balanced {
+        client.direct_view().execute_sync(&r.clear)?;
     }
     if args.json {
         let pair = |z: Complex64| json!([z.re, z.im]);
@@ -300,21 +427,106 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 "never_escaped": never_escaped,
                 "h5": h5.map(|p| p.display().to_string()),
                 "png": png.map(|p| p.display().to_string()),
+                "io": if serial_io { "serial" } else { "parallel" },
+                "phases": {
+                    "compute": phases.compute,
+                    "transfer": phases.transfer,
+                    "output": phases.output,
+                },
+                "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
             })
         );
     }
     Ok(())
 }
 
-/// The HDF5 file, complete under its temporary name.
-fn stage_h5(
+/// Computes the grid serially on the controller and compares; the serial seconds.
+fn check_serial(julia: &Julia, counts: &[u16], seconds: f64) -> Result<f64> {
+    let t = Instant::now();
+    let serial = julia.counts();
+    let serial_seconds = t.elapsed().as_secs_f64();
+    let equal = serial == counts;
+    let differing = serial.iter().zip(counts).filter(|(a, b)| a != b).count();
+    println!(
+        "check: parallel counts {} the serial counts ({differing} differ); serial {serial_seconds:.4} s, parallel {seconds:.4} s, speedup {:.2}x",
+        if equal { "equal" } else { "DIFFER FROM" },
+        serial_seconds / seconds
+    );
+    if !equal {
+        return Err(Error::Invalid(format!(
+            "{differing} counts differ from the serial computation"
+        )));
+    }
+    Ok(serial_seconds)
+}
+
+/// Writes the HDF5 file and the picture, both complete before either replaces an old file;
+/// their paths.
+fn write_outputs(
+    client: &Client,
     args: &Args,
     julia: &Julia,
+    counts: &Counts,
+    r: &Remotes,
+    serial_io: bool,
+) -> Result<Vec<PathBuf>, AppError> {
+    let picture = Picture::fitting(julia.rows, julia.cols, PICTURE_MAX_SIDE);
+    let schedule = args.schedule.to_string();
+    let engines = client.n_engines();
+    let h5 = match counts {
+        Counts::Here(counts) if serial_io => {
+            let w = H5Writer::create(&args.out)?;
+            write_julia(&w, julia, 0..julia.rows, counts, engines, &schedule)?;
+            w.stage()?
+        }
+        _ => {
+            let shared = SharedH5::reserve(&args.out)?;
+            let write = SharedWrite {
+                julia: *julia,
+                temp: shared.temp_path().to_path_buf(),
+                target: args.out.clone(),
+                schedule,
+            };
+            client
+                .direct_view()
+                .apply_sync(&r.write, write)
+                .map_err(|e| OutputError::Hdf5 {
+                    path: args.out.clone(),
+                    message: format!(
+                        "parallel HDF5 (MPI-IO) failed; --serial-io writes the file from the controller: {e}"
+                    ),
+                })?;
+            shared.stage()?
+        }
+    };
+    let means = match counts {
+        Counts::Here(counts) => picture.means_of(counts),
+        Counts::OnEngines { .. } => {
+            let mut total = picture.empty();
+            for part in client
+                .direct_view()
+                .apply_sync(&r.picture, (*julia, picture))?
+            {
+                picture.add(&mut total, &part);
+            }
+            picture.means(&total)
+        }
+    };
+    let png = stage_png(args, julia, &picture, &means)?;
+    Ok(commit_all(vec![h5, png])?)
+}
+
+/// The HDF5 file's contents: rows `mine` of the counts from `counts`, and everything else
+/// (the same on every rank of a collective write).
+fn write_julia(
+    w: &H5Writer,
+    julia: &Julia,
+    mine: Range<usize>,
     counts: &[u16],
     engines: usize,
-) -> Result<Staged, OutputError> {
-    let w = H5Writer::create(&args.out)?;
-    w.dataset_2d("counts", counts, julia.rows, julia.cols)?;
+    schedule: &str,
+) -> Result<(), OutputError> {
+    w.dataset_rows("counts", (julia.rows, julia.cols), mine, counts)?;
     w.dataset_1d("xs", &julia.xs())?;
     w.dataset_1d("ys", &julia.ys())?;
     let pair = |z: Complex64| Array1::from(vec![z.re, z.im]);
@@ -323,23 +535,33 @@ fn stage_h5(
     w.dataset("zmax", pair(julia.zmax).view())?;
     w.attr("/", "tmax", julia.tmax)?;
     w.attr("/", "engines", engines as u64)?;
-    w.attr_str("/", "schedule", &args.schedule.to_string())?;
+    w.attr_str("/", "schedule", schedule)?;
     w.attr_str(
         "counts",
         "description",
         "iterations each point stays within |z| <= 2, at most tmax; rows along Im z (ys), columns along Re z (xs)",
-    )?;
-    w.stage()
+    )
 }
 
-/// The PNG picture, complete under its temporary name.
-fn stage_png(args: &Args, julia: &Julia, counts: &[u16]) -> Result<Staged, OutputError> {
+/// The PNG picture of `means` (the counts shrunk to `picture`), complete under its temporary
+/// name.
+fn stage_png(
+    args: &Args,
+    julia: &Julia,
+    picture: &Picture,
+    means: &[u16],
+) -> Result<Staged, OutputError> {
+    let shrunk = if picture.factor > 1 {
+        format!(", shown {}×{}", picture.rows, picture.cols)
+    } else {
+        String::new()
+    };
     let image = JuliaImage {
         title: Some(format!(
-            "Julia set of z² + c, c = {}, {}×{}, tmax {}",
+            "Julia set of z² + c, c = {}, {}×{}{shrunk}, tmax {}",
             args.c, julia.rows, julia.cols, julia.tmax
         )),
         tmax: julia.tmax,
     };
-    julia_png_staged(&args.png, counts, julia.rows, julia.cols, &image)
+    julia_png_staged(&args.png, means, picture.rows, picture.cols, &image)
 }

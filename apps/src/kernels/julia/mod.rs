@@ -23,6 +23,7 @@
 //! ```
 
 mod kernel;
+mod picture;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,8 @@ use std::ops::Range;
 
 use num_complex::Complex64;
 use serde::{Deserialize, Serialize};
+
+pub use picture::{PartialSums, Picture};
 
 /// A Julia-set grid and its iteration limit.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
