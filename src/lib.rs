@@ -53,6 +53,7 @@ pub mod units;
 pub mod value;
 
 mod balance;
+mod cgroup;
 mod client;
 mod clock;
 mod cluster;

@@ -2,8 +2,10 @@
 //!
 //! Any rank may call these; they read `/proc` and the environment, nothing of MPI.
 
-/// Memory the kernel says is available for new allocations (`MemAvailable` in
-/// `/proc/meminfo`), in bytes; `None` where that is not known.
+/// Memory available for new allocations, in bytes: what the kernel says (`MemAvailable` in
+/// `/proc/meminfo`), lowered to what this process's memory cgroup and its ancestors still allow
+/// (a Slurm job's `--mem`, a container's limit; v1 and v2, reclaimable page cache counted
+/// free); `None` where neither is known.
 ///
 /// ```
 /// if let Some(bytes) = mpiview::sysinfo::available_memory() {
@@ -11,8 +13,13 @@
 /// }
 /// ```
 pub fn available_memory() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_mem_available(&meminfo)
+    let machine = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| parse_mem_available(&m));
+    match (machine, crate::cgroup::headroom()) {
+        (Some(m), Some(c)) => Some(m.min(c)),
+        (m, c) => m.or(c),
+    }
 }
 
 /// Memory a result on the controller may take: [`available_memory`], lowered by

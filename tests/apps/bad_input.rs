@@ -1012,3 +1012,90 @@ fn an_interrupt_of_rank_0_while_writing_leaves_no_temporary_at_three_ranks() {
 fn an_interrupt_of_mpiexec_while_writing_leaves_no_temporary_at_three_ranks() {
     interrupt_while_writing(3, Target::Launcher);
 }
+
+/// A memory cgroup made for a test (v1, or v2 where its memory controller is enabled) and
+/// always removed again.
+struct MemCgroup {
+    dir: PathBuf,
+}
+
+impl MemCgroup {
+    /// A cgroup limited to `bytes`; why not, if none can be made here.
+    fn create(bytes: u64) -> Result<MemCgroup, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("making a cgroup needs root".into());
+        }
+        let name = format!("mpiview-test-{}", std::process::id());
+        let v2_enabled = std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == "memory"));
+        let (dir, limit) = if Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+            (
+                Path::new("/sys/fs/cgroup/memory").join(&name),
+                "memory.limit_in_bytes",
+            )
+        } else if v2_enabled {
+            (Path::new("/sys/fs/cgroup").join(&name), "memory.max")
+        } else {
+            return Err("no writable memory cgroup hierarchy".into());
+        };
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let group = MemCgroup { dir };
+        std::fs::write(group.dir.join(limit), bytes.to_string())
+            .map_err(|e| format!("{limit}: {e}"))?;
+        Ok(group)
+    }
+
+    /// Runs `mpiexec -n np program args` inside the group.
+    fn launch(&self, np: usize, program: &str, args: &[&str]) -> Run {
+        let procs = self.dir.join("cgroup.procs");
+        let script = format!("echo $$ > '{}' && exec \"$@\"", procs.display());
+        let launcher = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
+        let np = np.to_string();
+        let mut all = vec![
+            "-c",
+            script.as_str(),
+            "sh",
+            launcher.as_str(),
+            "-n",
+            &np,
+            program,
+        ];
+        all.extend(args);
+        launch_in(None, 1, Path::new("/bin/sh"), &all, &[], FAULT_DEADLINE)
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            eprintln!("could not remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+#[test]
+fn a_job_larger_than_its_memory_cgroup_is_refused_up_front() {
+    let group = match MemCgroup::create(256 << 20) {
+        Ok(g) => g,
+        Err(why) => {
+            println!("SKIPPED a_job_larger_than_its_memory_cgroup_is_refused_up_front: {why}");
+            return;
+        }
+    };
+    // The block schedule holds the grid on the controller and on the engines: 3000² points at
+    // 36 bytes is 324 MB, more than the group's 256 MiB though the machine has plenty.
+    let grid = ["--m", "3000", "--n", "3000", "--no-output"];
+    let mut args = grid.to_vec();
+    args.extend(["--schedule", "block"]);
+    let r = group.launch(3, JULIA, &args);
+    assert!(r.elapsed < FAULT_DEADLINE);
+    assert_refused(&r, "memory is available");
+    assert!(!r.stdout.contains("points never escaped"), "no work");
+    // The rows schedule keeps 2 bytes a point on the engines: it fits and runs.
+    let mut args = grid.to_vec();
+    args.extend(["--schedule", "rows"]);
+    let r = group.launch(3, JULIA, &args);
+    r.assert_success();
+    assert!(r.stdout.contains("points never escaped"), "{}", r.stdout);
+}

@@ -263,9 +263,6 @@ fn problem(args: &Args) -> Result<Julia> {
     check_area(args.zmin, args.zmax)?;
     let rows = usize::try_from(args.m).map_err(|_| Error::usage("--m is too large"))?;
     let cols = usize::try_from(args.n).map_err(|_| Error::usage("--n is too large"))?;
-    let points = u128::from(args.m) * u128::from(args.n);
-    // The grid Z (16 bytes a point, scattered from the controller) and the counts (2 bytes).
-    check_memory(points * 18, &format!("a {}×{} grid", args.m, args.n))?;
     if !args.no_output {
         check_outputs(&[("--out", &args.out), ("--png", &args.png)])
             .map_err(|e| Error::usage(e.to_string()))?;
@@ -297,6 +294,38 @@ struct Phases {
     compute: f64,
     transfer: f64,
     output: f64,
+}
+
+/// Checks, before any work, that the busiest node can hold what its ranks will: the
+/// controller's part and the largest node's share of the engines' (against the controller's
+/// available memory, which counts its cgroup's limit: a job's ranks on a node share it).
+fn check_node_memory(client: &Client, args: &Args, julia: &Julia, gather: bool) -> Result<()> {
+    let points = julia.rows as u128 * julia.cols as u128;
+    let gathered = if gather { 2 * points } else { 0 };
+    // Bytes a point: the grid Z is 16, a count 2.
+    let (controller, engines) = match args.schedule {
+        Schedule::Rows => (gathered, 2 * points),
+        Schedule::Block => (18 * points, 18 * points),
+        Schedule::Balanced => (2 * points, 0),
+    };
+    let picture = Picture::fitting(julia.rows, julia.cols, PICTURE_MAX_SIDE);
+    // Sums, means and RGB pixels of the picture.
+    let picture_bytes = (picture.rows * picture.cols) as u128 * (8 + 2 + 3);
+    let n = client.n_engines() as u128;
+    let busiest = client
+        .nodes()
+        .iter()
+        .map(|node| node.engines.len() as u128)
+        .max()
+        .unwrap_or(n);
+    let node = controller + picture_bytes + engines * busiest / n.max(1);
+    check_memory(
+        node,
+        &format!(
+            "a {}×{} grid (schedule {}, the busiest node's ranks together)",
+            julia.rows, julia.cols, args.schedule
+        ),
+    )
 }
 
 /// One parallel computation: where the counts are, and how long it took.
@@ -369,6 +398,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     // The counts come to the controller for the serial check and a serial write.
     let serial_io = args.serial_io || args.schedule == Schedule::Balanced;
     let gather = args.check || (serial_io && !args.no_output);
+    check_node_memory(client, args, &julia, gather)?;
     let mut counts = Counts::OnEngines { never_escaped: 0 };
     let mut times = Vec::new();
     let mut phases = Phases::default();
