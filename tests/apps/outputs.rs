@@ -142,6 +142,11 @@ fn maxnormal_samples_do_not_depend_on_the_rank_count_and_files_read_back() {
         assert_eq!(n, 10);
         let ks_file: f64 = file.attr("ks_distance").unwrap().read_scalar().unwrap();
         assert_eq!(ks_file, ks);
+        // The engines' sample sort gives the distance of all the samples in one place.
+        let single = mpiview_apps::kernels::maxnormal::ks_distance(&samples, |v| {
+            mpiview_apps::kernels::maxnormal::cdf(10, v)
+        });
+        assert_eq!(ks.to_bits(), single.to_bits(), "np={np}");
         assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
         match &first {
             None => first = Some(samples),
@@ -150,6 +155,71 @@ fn maxnormal_samples_do_not_depend_on_the_rank_count_and_files_read_back() {
                 "np={np}: the samples differ from the one-rank run"
             ),
         }
+    }
+    assert_no_leftovers(dir.path());
+}
+
+/// Every dataset and attribute of a maxnormal file, as text.
+fn maxnormal_file(path: &Path) -> Vec<String> {
+    let f = hdf5::File::open(path).unwrap();
+    let mut out = Vec::new();
+    for name in ["samples", "histogram/edges", "histogram/density"] {
+        let d = f.dataset(name).unwrap();
+        out.push(format!(
+            "{name} {:?} {:?}",
+            d.shape(),
+            d.read_raw::<f64>().unwrap()
+        ));
+    }
+    let counts = f.dataset("histogram/counts").unwrap();
+    out.push(format!("counts {:?}", counts.read_raw::<u64>().unwrap()));
+    for name in ["n", "draws", "seed", "engines", "bins", "below", "above"] {
+        let v: u64 = f.attr(name).unwrap().read_scalar().unwrap();
+        out.push(format!("{name} {v}"));
+    }
+    for name in ["ks_distance", "ks_pvalue"] {
+        let v: f64 = f.attr(name).unwrap().read_scalar().unwrap();
+        out.push(format!("{name} {:x}", v.to_bits()));
+    }
+    let described: hdf5::types::VarLenUnicode = f
+        .dataset("samples")
+        .unwrap()
+        .attr("description")
+        .unwrap()
+        .read_scalar()
+        .unwrap();
+    out.push(described.to_string());
+    out
+}
+
+#[test]
+fn maxnormal_parallel_and_serial_io_write_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Draws that do not share out evenly; a histogram of many bins written by engine 0 alone.
+    let common = [
+        "--draws", "30011", "--n", "4", "--seed", "5", "--bins", "777",
+    ];
+    for np in [1, 2, 3, 5] {
+        let mut files = Vec::new();
+        for io in ["parallel", "serial"] {
+            let h5 = dir.path().join(format!("m{np}{io}.h5"));
+            let png = dir.path().join(format!("m{np}{io}.png"));
+            let mut args = common.to_vec();
+            args.extend([
+                "--out",
+                h5.to_str().unwrap(),
+                "--png",
+                png.to_str().unwrap(),
+            ]);
+            if io == "serial" {
+                args.push("--serial-io");
+            }
+            let (r, _) = report(np, MAXNORMAL, &args);
+            assert_eq!(r["io"], io, "np={np}");
+            files.push((maxnormal_file(&h5), std::fs::read(&png).unwrap()));
+        }
+        assert!(files[0].0 == files[1].0, "np={np}: the datasets differ");
+        assert!(files[0].1 == files[1].1, "np={np}: the pictures differ");
     }
     assert_no_leftovers(dir.path());
 }

@@ -319,13 +319,7 @@ fn check_node_memory(client: &Client, args: &Args, julia: &Julia, gather: bool) 
         .max()
         .unwrap_or(n);
     let node = controller + picture_bytes + engines * busiest / n.max(1);
-    check_memory(
-        node,
-        &format!(
-            "a {}×{} grid (schedule {}, the busiest node's ranks together)",
-            julia.rows, julia.cols, args.schedule
-        ),
-    )
+    check_memory(node, &format!("a {}×{} grid", julia.rows, julia.cols))
 }
 
 /// One parallel computation: where the counts are, and how long it took.
@@ -510,7 +504,9 @@ fn write_outputs(
             w.stage()?
         }
         _ => {
-            let shared = SharedH5::reserve(&args.out)?;
+            // The counts and the coordinates.
+            let bytes = julia.rows * julia.cols * 2 + (julia.rows + julia.cols) * 8;
+            let shared = SharedH5::reserve(&args.out, bytes as u64)?;
             let write = SharedWrite {
                 julia: *julia,
                 temp: shared.temp_path().to_path_buf(),

@@ -7,26 +7,31 @@
 //!
 //! The draws are split evenly over the engines (the block rule); draw `k` comes from random
 //! stream block `k / 4096` of the seed, so the samples are bit-identical whatever the number of
-//! engines. Each engine histograms its draws on edges fixed by the exact distribution; the
-//! controller gathers the draws in order, adds the histograms, and measures the
-//! Kolmogorov–Smirnov distance to the exact CDF Φ(x)^N.
+//! engines. Everything per sample stays on the engines: each histograms its draws on edges fixed
+//! by the exact distribution and the histograms are summed by an MPI reduction; the exact
+//! Kolmogorov–Smirnov distance to Φ(x)^N comes from a sample sort among the engines (the same
+//! value, bit for bit, as from all the samples in one place); the engines write their samples
+//! into the HDF5 file together (parallel HDF5, in global order). The controller holds the
+//! histogram and a few numbers. `--serial-io` gathers the samples and writes from the
+//! controller instead.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
 use mpiview::partition::block_range_u64;
-use mpiview::{Client, Cluster, Error, Remote, Result};
+use mpiview::{Client, Cluster, Error, Remote, Result, Task};
 use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_positive_count, parse_seed};
 use mpiview_apps::io::OutputError;
-use mpiview_apps::io::hdf5::H5Writer;
+use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{HistogramChart, histogram_png_staged};
 use mpiview_apps::kernels::maxnormal::{
-    Histogram, SortedBlock, cdf, density, exact_edges, ks_distance_of_blocks, ks_pvalue, samples,
-    sort_with_cdf,
+    Histogram, cdf, density, exact_edges, histogram_among, ks_distance_among, ks_pvalue, samples,
 };
+use mpiview_apps::kernels::sum::CompensatedSum;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -42,8 +47,12 @@ use serde_json::json;
                   The two files are written under temporary names and renamed into place together, \
                   once both are complete; --out and --png must name two different regular files (a \
                   symbolic link is followed; a FIFO or device is refused).\n\
+                  The engines write the HDF5 file together through MPI-IO (parallel HDF5) unless \
+                  --serial-io; the datasets are the same.\n\
                   --json prints one object on the last line of stdout with the keys: app, n, draws, \
-                  seed, bins, engines, ks_distance, ks_pvalue, mean, seconds, h5, png.\n\
+                  seed, bins, engines, ks_distance, ks_pvalue, mean, seconds, h5, png, io (parallel \
+                  or serial), phases (seconds of compute, transfer and output), \
+                  controller_peak_bytes.\n\
                   Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
                   written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
@@ -70,6 +79,10 @@ struct Args {
     /// Write no files.
     #[arg(long)]
     no_output: bool,
+    /// The controller gathers the samples and writes the HDF5 file alone (for file systems
+    /// without MPI-IO).
+    #[arg(long)]
+    serial_io: bool,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -89,100 +102,181 @@ fn parse_bins(s: &str) -> Result<u64, String> {
     }
 }
 
-/// The controller's memory for the histograms: the edges sent to every engine, every engine's
-/// histogram (edges and counts) coming back, the merged histogram and its density; bytes.
+/// The controller's memory for the histograms: the edges sent to every engine, the summed
+/// histogram coming back from one engine and its density; bytes.
 fn histogram_bytes(bins: u64, engines: u64) -> u128 {
-    u128::from(bins + 1) * (32 + 64 * u128::from(engines))
+    u128::from(bins + 1) * (8 * u128::from(engines) + 32)
 }
 
-/// One engine's share of the draws.
+/// What every engine is asked.
 #[derive(Serialize, Deserialize)]
 struct Share {
     seed: u64,
     n: u32,
     draws: u64,
-    parts: u64,
-    index: u64,
     edges: Vec<f64>,
+}
+
+/// What an engine answers: the summed histogram (engine 0 only), the KS distance (every
+/// engine computes the same), and the sum of its own draws.
+#[derive(Serialize, Deserialize)]
+struct Answer {
+    hist: Option<Histogram>,
+    ks: f64,
+    sum: CompensatedSum,
+}
+
+/// The numbers the HDF5 file records (the same on every writer).
+#[derive(Clone, Serialize, Deserialize)]
+struct Meta {
+    n: u32,
+    draws: u64,
+    seed: u64,
+    engines: u64,
+    bins: u64,
+    ks: f64,
+    p: f64,
+}
+
+/// What the engines need to write the HDF5 file together.
+#[derive(Serialize, Deserialize)]
+struct SharedWrite {
+    temp: PathBuf,
+    target: PathBuf,
+    meta: Meta,
+    hist: Histogram,
+}
+
+/// The remote functions of this app.
+struct Remotes {
+    draw: Remote<Share, Answer>,
+    write: Remote<SharedWrite, ()>,
+    clear: Task,
+}
+
+/// The draws engine `id` of `n` makes (the block rule).
+fn my_draws(draws: u64, n: usize, id: usize) -> Range<u64> {
+    block_range_u64(draws, n as u64, id as u64)
 }
 
 fn main() -> ExitCode {
     let mut cluster = Cluster::init().expect("MPI starts");
-    let draw = cluster.register_with_context("maxnormal_share", |ctx, s: Share| {
-        let range = block_range_u64(s.draws, s.parts, s.index);
-        let x = samples(s.seed, s.n, range);
-        let mut hist = Histogram::new(s.edges);
-        hist.fill(&x);
-        // The engine's part of the KS distance: its draws sorted, with the exact CDF at each.
-        let (sorted, f) = sort_with_cdf(&x, |v| cdf(s.n, v));
-        ctx.set("samples", x);
-        ctx.set("sorted", sorted);
-        ctx.set("cdf", f);
-        Ok(hist)
-    });
+    let remotes = Remotes {
+        draw: cluster.register_with_context("maxnormal_share", |ctx, s: Share| {
+            let range = my_draws(s.draws, ctx.n_engines(), ctx.engine_id());
+            let x = samples(s.seed, s.n, range);
+            let mut hist = Histogram::new(s.edges);
+            hist.fill(&x);
+            let comm = ctx.engines();
+            let total = histogram_among(comm, &hist);
+            let mut sum = CompensatedSum::default();
+            for &v in &x {
+                sum.add(v);
+            }
+            let ks = ks_distance_among(comm, x.clone(), s.draws, |v| cdf(s.n, v));
+            ctx.set("samples", x);
+            Ok(Answer {
+                hist: (ctx.engine_id() == 0).then_some(total),
+                ks,
+                sum,
+            })
+        }),
+        write: cluster.register_with_context(
+            "write samples (parallel HDF5)",
+            |ctx, w: SharedWrite| {
+                let mine = my_draws(w.meta.draws, ctx.n_engines(), ctx.engine_id());
+                let x = ctx.array::<f64>("samples")?;
+                let x = x.as_slice().ok_or("samples are not contiguous")?;
+                let file = H5Writer::collective(&w.temp, &w.target, ctx.engines())?;
+                let small = ctx.engine_id() == 0;
+                write_maxnormal(&file, &w.meta, mine, x, &w.hist, small)?;
+                file.close()?;
+                Ok(())
+            },
+        ),
+        clear: cluster.register_task("del samples", |ctx| {
+            ctx.remove("samples");
+            Ok(())
+        }),
+    };
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
-    cluster.run(|client| parsed.run(|args| run(client, &args, &draw)))
+    cluster.run(|client| parsed.run(|args| run(client, &args, &remotes)))
 }
 
-fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<(), AppError> {
+/// Seconds of a run, by phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Phases {
+    compute: f64,
+    transfer: f64,
+    output: f64,
+}
+
+/// Checks, before any work, that the busiest node can hold what its ranks will: the
+/// controller's part and the largest node's share of the engines' (each engine keeps its
+/// draws, a sorted copy and the stretch it receives in the sample sort: 24 bytes a draw).
+fn check_node_memory(client: &Client, args: &Args) -> Result<()> {
+    let draws = u128::from(args.draws);
+    let gathered = if args.serial_io && !args.no_output {
+        8 * draws
+    } else {
+        0
+    };
+    let n = client.n_engines() as u128;
+    let busiest = client
+        .nodes()
+        .iter()
+        .map(|node| node.engines.len() as u128)
+        .max()
+        .unwrap_or(n);
+    check_memory(
+        gathered + 24 * draws * busiest / n.max(1),
+        &format!("{} draws", args.draws),
+    )
+}
+
+fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     let n =
         u32::try_from(args.n).map_err(|_| Error::usage(format!("--n {} is too large", args.n)))?;
     if !args.no_output {
         check_outputs(&[("--out", &args.out), ("--png", &args.png)])
             .map_err(|e| Error::usage(e.to_string()))?;
     }
-    // The draws, gathered, and a sorted copy for the KS distance.
-    check_memory(
-        u128::from(args.draws) * 16,
-        &format!("{} draws", args.draws),
-    )?;
     let dview = client.direct_view();
     let parts = dview.len() as u64;
     check_memory(
         histogram_bytes(args.bins, parts),
         &format!("--bins {} on {parts} engine(s)", args.bins),
     )?;
+    check_node_memory(client, args)?;
     let bins = usize::try_from(args.bins).map_err(|_| Error::usage("--bins is too large"))?;
     let edges = exact_edges(n, bins);
 
+    let mut phases = Phases::default();
     let t = Instant::now();
-    let shares = (0..parts).map(|index| Share {
+    let share = Share {
         seed: args.seed,
         n,
         draws: args.draws,
-        parts,
-        index,
-        edges: edges.clone(),
-    });
-    let hists = dview.map_sync(draw, shares)?;
-    let x = dview.gather::<f64>("samples")?;
-    let x = x.as_slice().expect("a gathered array is contiguous");
-    let sorted = dview.gather::<f64>("sorted")?;
-    let f = dview.gather::<f64>("cdf")?;
-    let (sorted, f) = (
-        sorted.as_slice().expect("contiguous"),
-        f.as_slice().expect("contiguous"),
-    );
-    let mut hist = Histogram::new(edges);
-    for h in &hists {
-        hist.merge(h);
+        edges,
+    };
+    let mut answers = dview.apply_sync(&r.draw, share)?;
+    let ks = answers[0].ks;
+    if let Some(k) = answers.iter().position(|a| a.ks.to_bits() != ks.to_bits()) {
+        return Err(Error::Invalid(format!(
+            "the engines disagree on the KS distance: {ks} on engine 0, {} on engine {k}",
+            answers[k].ks
+        ))
+        .into());
     }
-    // Each engine's block is sorted: the controller only merges them.
-    let blocks: Vec<SortedBlock<'_>> = (0..parts)
-        .map(|i| {
-            let r = block_range_u64(args.draws, parts, i);
-            let r = r.start as usize..r.end as usize;
-            SortedBlock {
-                x: &sorted[r.clone()],
-                cdf: &f[r],
-            }
-        })
-        .collect();
-    let ks = ks_distance_of_blocks(&blocks);
+    let hist = answers[0]
+        .hist
+        .take()
+        .ok_or_else(|| Error::Invalid("engine 0 sent no histogram".into()))?;
+    let sum = CompensatedSum::sum_of(answers.iter().map(|a| a.sum));
     let seconds = t.elapsed().as_secs_f64();
-    dview.clear_names(&["samples", "sorted", "cdf"])?;
+    phases.compute = seconds;
     let p = ks_pvalue(ks, args.draws);
-    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let mean = sum.value() / args.draws as f64;
 
     println!(
         "maxnormal: {} draws of the max of {n} standard normals on {} engine(s), seed {}",
@@ -190,7 +284,7 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
     );
     println!("sample mean = {mean:.6}");
     println!("KS distance to the exact CDF Φ(x)^{n} = {ks:.6} (p-value {p:.3})");
-    println!("time = {seconds:.4} s (draws, histogram, gather, KS)");
+    println!("time = {seconds:.4} s (draws, histogram, KS)");
     println!(
         "outside the histogram: {} below, {} above",
         hist.below, hist.above
@@ -198,20 +292,48 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
 
     let (mut h5, mut png) = (None, None);
     if !args.no_output {
-        let run = Run {
+        let meta = Meta {
             n,
-            parts,
+            draws: args.draws,
+            seed: args.seed,
+            engines: parts,
+            bins: args.bins,
             ks,
             p,
-            x,
-            hist: &hist,
+        };
+        let t = Instant::now();
+        let staged = if args.serial_io {
+            let x = dview.gather::<f64>("samples")?;
+            phases.transfer = t.elapsed().as_secs_f64();
+            let x = x.as_slice().expect("a gathered array is contiguous");
+            let w = H5Writer::create(&args.out)?;
+            write_maxnormal(&w, &meta, 0..args.draws, x, &hist, true)?;
+            w.stage()?
+        } else {
+            // The samples and the histogram (counts, edges, density).
+            let bytes = args.draws * 8 + (args.bins + 1) * 24;
+            let shared = SharedH5::reserve(&args.out, bytes)?;
+            let write = SharedWrite {
+                temp: shared.temp_path().to_path_buf(),
+                target: args.out.clone(),
+                meta: meta.clone(),
+                hist: hist.clone(),
+            };
+            dview.apply_sync(&r.write, write).map_err(|e| OutputError::Hdf5 {
+                path: args.out.clone(),
+                message: format!(
+                    "parallel HDF5 (MPI-IO) failed; --serial-io writes the file from the controller: {e}"
+                ),
+            })?;
+            shared.stage()?
         };
         // Both files complete before either replaces an old one.
-        let staged = vec![stage_h5(args, &run)?, stage_png(args, &run)?];
-        let paths = commit_all(staged)?;
+        let paths = commit_all(vec![staged, stage_png(args, n, ks, &hist)?])?;
+        phases.output = t.elapsed().as_secs_f64() - phases.transfer;
         (h5, png) = (Some(paths[0].clone()), Some(paths[1].clone()));
         println!("wrote {} and {}", args.out.display(), args.png.display());
     }
+    dview.execute_sync(&r.clear)?;
     if args.json {
         println!(
             "{}",
@@ -228,57 +350,77 @@ fn run(client: &Client, args: &Args, draw: &Remote<Share, Histogram>) -> Result<
                 "seconds": seconds,
                 "h5": h5.map(|p| p.display().to_string()),
                 "png": png.map(|p| p.display().to_string()),
+                "io": if args.serial_io { "serial" } else { "parallel" },
+                "phases": {
+                    "compute": phases.compute,
+                    "transfer": phases.transfer,
+                    "output": phases.output,
+                },
+                "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
             })
         );
     }
     Ok(())
 }
 
-/// What the output files show.
-struct Run<'a> {
-    n: u32,
-    parts: u64,
-    ks: f64,
-    p: f64,
-    x: &'a [f64],
-    hist: &'a Histogram,
-}
-
-/// The HDF5 file, complete under its temporary name.
-fn stage_h5(args: &Args, r: &Run<'_>) -> Result<Staged, OutputError> {
-    let w = H5Writer::create(&args.out)?;
-    w.dataset_1d("samples", r.x)?;
+/// The HDF5 file's contents: draws `mine` of the samples from `x`, and the histogram if
+/// `small` (the one writer of the small datasets in a collective write; every writer passes
+/// the same `meta`).
+fn write_maxnormal(
+    w: &H5Writer,
+    meta: &Meta,
+    mine: Range<u64>,
+    x: &[f64],
+    hist: &Histogram,
+    small: bool,
+) -> Result<(), OutputError> {
+    let all = |len: usize| if small { 0..len } else { 0..0 };
+    let part = |data: &[f64]| -> Vec<f64> { data[all(data.len())].to_vec() };
+    let mine = mine.start as usize..mine.end as usize;
+    w.dataset_part_1d("samples", meta.draws as usize, mine, x)?;
     w.group("histogram")?;
-    w.dataset_1d("histogram/counts", &r.hist.counts)?;
-    w.dataset_1d("histogram/edges", &r.hist.edges)?;
-    w.dataset_1d("histogram/density", &r.hist.density())?;
-    w.attr("/", "n", args.n)?;
-    w.attr("/", "draws", args.draws)?;
-    w.attr("/", "seed", args.seed)?;
-    w.attr("/", "engines", r.parts)?;
-    w.attr("/", "bins", args.bins)?;
-    w.attr("/", "ks_distance", r.ks)?;
-    w.attr("/", "ks_pvalue", r.p)?;
-    w.attr("/", "below", r.hist.below)?;
-    w.attr("/", "above", r.hist.above)?;
+    let counts = &hist.counts[all(hist.counts.len())];
+    w.dataset_part_1d(
+        "histogram/counts",
+        hist.counts.len(),
+        all(hist.counts.len()),
+        counts,
+    )?;
+    let edges = part(&hist.edges);
+    w.dataset_part_1d(
+        "histogram/edges",
+        hist.edges.len(),
+        all(hist.edges.len()),
+        &edges,
+    )?;
+    let density = hist.density();
+    let d = part(&density);
+    w.dataset_part_1d("histogram/density", density.len(), all(density.len()), &d)?;
+    w.attr("/", "n", u64::from(meta.n))?;
+    w.attr("/", "draws", meta.draws)?;
+    w.attr("/", "seed", meta.seed)?;
+    w.attr("/", "engines", meta.engines)?;
+    w.attr("/", "bins", meta.bins)?;
+    w.attr("/", "ks_distance", meta.ks)?;
+    w.attr("/", "ks_pvalue", meta.p)?;
+    w.attr("/", "below", hist.below)?;
+    w.attr("/", "above", hist.above)?;
     w.attr_str(
         "samples",
         "description",
         &format!(
             "draws of the maximum of {} standard normals, in global order",
-            r.n
+            meta.n
         ),
-    )?;
-    w.stage()
+    )
 }
 
 /// The PNG chart, complete under its temporary name.
-fn stage_png(args: &Args, r: &Run<'_>) -> Result<Staged, OutputError> {
-    let n = r.n;
+fn stage_png(args: &Args, n: u32, ks: f64, hist: &Histogram) -> Result<Staged, OutputError> {
     let chart = HistogramChart {
         title: format!(
-            "Maximum of {n} standard normals: {} draws (KS distance {:.4})",
-            args.draws, r.ks
+            "Maximum of {n} standard normals: {} draws (KS distance {ks:.4})",
+            args.draws
         ),
         x_label: format!("x = max of {n} draws from N(0, 1)"),
         y_label: "probability density".into(),
@@ -286,5 +428,5 @@ fn stage_png(args: &Args, r: &Run<'_>) -> Result<Staged, OutputError> {
         curve_label: format!("exact density {n}·φ(x)·Φ(x)^{}", n - 1),
         ..HistogramChart::default()
     };
-    histogram_png_staged(&args.png, r.hist, Some(&|v| density(n, v)), &chart)
+    histogram_png_staged(&args.png, hist, Some(&|v| density(n, v)), &chart)
 }

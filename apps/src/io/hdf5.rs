@@ -84,10 +84,37 @@ pub struct SharedH5 {
 impl SharedH5 {
     /// Reserves an empty temporary file for `path` (checked first as by
     /// [`check_output_path`](crate::io::output::check_output_path)), removed again unless
-    /// staged and committed. **Controller only.**
-    pub fn reserve(path: impl AsRef<Path>) -> Result<Self, OutputError> {
+    /// staged and committed, for a file of about `bytes`. **Controller only.**
+    ///
+    /// Fails with "No space left on device" if the file system has less room than `bytes` (the
+    /// datasets' values): a parallel write that runs out of space part-way can leave the
+    /// engines waiting for each other inside HDF5's closing of the file (its metadata flush
+    /// fails on some of them and not on others), so the space is checked first. (HDF5's
+    /// metadata, a few kilobytes, is not counted: a file system that fills up within them, or
+    /// by another writer during the write, can still meet that HDF5 limitation.)
+    pub fn reserve(path: impl AsRef<Path>, bytes: u64) -> Result<Self, OutputError> {
         let target = path.as_ref().to_path_buf();
         let (temp, dest) = temp_for(&target, ".h5.tmp")?;
+        let dir = temp
+            .path()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let needed = bytes;
+        if let Some(free) = free_bytes(dir)
+            && free < needed
+        {
+            let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+            return Err(OutputError::Write {
+                path: target,
+                source: std::io::Error::new(
+                    full.kind(),
+                    format!(
+                        "{full}: the file needs about {needed} bytes and the file system has {free} free"
+                    ),
+                ),
+            });
+        }
         Ok(Self { temp, target, dest })
     }
 
@@ -171,18 +198,54 @@ impl H5Writer {
         let view = ArrayView2::from_shape((mine.len(), cols), data)
             .expect("dataset_rows: data length is not rows × cols");
         let e = |e| self.fail(e);
-        let ds = self
-            .file
-            .new_dataset::<T>()
-            .shape((rows, cols))
-            .create(name)
-            .map_err(e)?;
+        let ds = self.agreed(
+            self.file
+                .new_dataset::<T>()
+                .shape((rows, cols))
+                .create(name),
+        )?;
         let written = if mine.is_empty() {
             Ok(())
         } else {
             ds.write_slice(view, ndarray::s![mine, ..]).map_err(e)
         };
         self.agree(written)
+    }
+
+    /// Creates the one-dimensional dataset `name` of `len` values and writes this rank's part
+    /// `mine` of it from `data` (`mine.len()` values); the collective form of
+    /// [`H5Writer::dataset_1d`], as [`H5Writer::dataset_rows`] is of a 2-D dataset.
+    ///
+    /// # Panics
+    /// Panics if `data` has the wrong length or `mine` reaches past `len`.
+    pub fn dataset_part_1d<T: H5Type>(
+        &self,
+        name: &str,
+        len: usize,
+        mine: Range<usize>,
+        data: &[T],
+    ) -> Result<(), OutputError> {
+        assert!(mine.end <= len, "dataset_part_1d: {mine:?} past {len}");
+        assert_eq!(data.len(), mine.len(), "dataset_part_1d: data length");
+        let e = |e| self.fail(e);
+        let ds = self.agreed(self.file.new_dataset::<T>().shape(len).create(name))?;
+        let written = if mine.is_empty() {
+            Ok(())
+        } else {
+            ds.write_slice(ArrayView::from(data), mine).map_err(e)
+        };
+        self.agree(written)
+    }
+
+    /// [`H5Writer::agree`] on an HDF5 call that makes something: its value if it succeeded
+    /// on every writer.
+    fn agreed<T>(&self, made: hdf5::Result<T>) -> Result<T, OutputError> {
+        match made {
+            Ok(value) => self.agree(Ok(())).map(|()| value),
+            Err(e) => Err(self
+                .agree(Err(self.fail(e)))
+                .expect_err("a failure stays one")),
+        }
     }
 
     /// `result`, once every writer of a collective write has reported its own: an error if
@@ -289,9 +352,7 @@ impl H5Writer {
             }
             path.push_str(part);
             if self.file.group(&path).is_err() {
-                self.file
-                    .create_group(&path)
-                    .map_err(|e| h5err(&self.target, e))?;
+                self.agreed(self.file.create_group(&path))?;
             }
         }
         Ok(())
@@ -315,10 +376,11 @@ impl H5Writer {
     /// Writes a scalar attribute on `object` (`"/"` for the file, or a dataset/group name).
     pub fn attr<T: H5Type>(&self, object: &str, name: &str, value: T) -> Result<(), OutputError> {
         let loc = self.location(object)?;
-        loc.new_attr::<T>()
-            .create(name)
-            .and_then(|a| a.write_scalar(&value))
-            .map_err(|e| h5err(&self.target, e))
+        self.agreed(
+            loc.new_attr::<T>()
+                .create(name)
+                .and_then(|a| a.write_scalar(&value)),
+        )
     }
 
     /// Writes a string attribute (variable-length UTF-8) on `object`.

@@ -1,0 +1,116 @@
+//! The statistics of samples spread over the engines, computed among the engines with MPI (on
+//! [`Context::engines`](mpiview::Context::engines)): nothing per sample reaches the controller.
+//!
+//! **Collective**: every rank of the communicator calls each function, in the same order.
+
+use mpi::Count;
+use mpi::collective::{CommunicatorCollectives, SystemOperation};
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::topology::{Communicator, SimpleCommunicator};
+
+use super::Histogram;
+use super::sample_sort::{bucket_starts, ks_part, regular_samples, splitters};
+
+/// Samples each rank offers for the splitters: enough for even buckets, few enough that every
+/// rank can hold all offers (at most 64 per rank).
+const OFFERS: usize = 64;
+
+/// The histogram of every rank's samples: `mine`'s counts summed over `comm` (every rank gets
+/// the total).
+pub fn histogram_among(comm: &SimpleCommunicator, mine: &Histogram) -> Histogram {
+    let mut total = Histogram::new(mine.edges.clone());
+    comm.all_reduce_into(
+        &mine.counts[..],
+        &mut total.counts[..],
+        SystemOperation::sum(),
+    );
+    let outside = [mine.below, mine.above];
+    let mut sums = [0u64; 2];
+    comm.all_reduce_into(&outside[..], &mut sums[..], SystemOperation::sum());
+    [total.below, total.above] = sums;
+    total
+}
+
+/// The exact Kolmogorov–Smirnov distance of every rank's `samples` (`m` in all) to `cdf`, by a
+/// sample sort (see [`sample_sort`](super::sample_sort)); every rank gets it. Equal, bit for
+/// bit, to [`ks_distance`](super::ks_distance) of all the samples in one place.
+///
+/// # Panics
+/// Panics if a sample is NaN, or a rank would receive 2³¹ samples or more.
+pub fn ks_distance_among(
+    comm: &SimpleCommunicator,
+    mut samples: Vec<f64>,
+    m: u64,
+    cdf: impl Fn(f64) -> f64,
+) -> f64 {
+    assert!(
+        samples.iter().all(|v| !v.is_nan()),
+        "ks_distance_among: NaN sample"
+    );
+    let parts = comm.size() as usize;
+    samples.sort_unstable_by(f64::total_cmp);
+
+    // Splitters: every rank gets every rank's offers and picks the same ones.
+    let offers = regular_samples(&samples, OFFERS.min(samples.len()));
+    let offered_counts = all_counts(comm, offers.len());
+    let mut offered = vec![0.0; offered_counts.iter().map(|&c| c as usize).sum()];
+    let displs = displacements(&offered_counts);
+    comm.all_gather_varcount_into(
+        &offers[..],
+        &mut PartitionMut::new(&mut offered[..], &offered_counts[..], &displs[..]),
+    );
+    let cut = splitters(offered, parts);
+
+    // Bucket j goes to rank j.
+    let mut starts = bucket_starts(&samples, &cut);
+    // No samples anywhere gives no splitters: every bucket past the first is empty.
+    starts.resize(parts + 1, samples.len());
+    let send_counts: Vec<Count> = starts.windows(2).map(|w| count(w[1] - w[0])).collect();
+    let send_displs: Vec<Count> = starts[..parts].iter().map(|&s| count(s)).collect();
+    let mut recv_counts: Vec<Count> = vec![0; parts];
+    comm.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+    let recv_displs = displacements(&recv_counts);
+    let mut mine = vec![0.0; recv_counts.iter().map(|&c| c as usize).sum()];
+    comm.all_to_all_varcount_into(
+        &Partition::new(&samples[..], &send_counts[..], &send_displs[..]),
+        &mut PartitionMut::new(&mut mine[..], &recv_counts[..], &recv_displs[..]),
+    );
+    drop(samples);
+    mine.sort_unstable_by(f64::total_cmp);
+
+    // Where this rank's stretch starts among all samples.
+    let held = mine.len() as u64;
+    let mut offset = 0u64;
+    comm.exclusive_scan_into(&held, &mut offset, SystemOperation::sum());
+    if comm.rank() == 0 {
+        // MPI leaves rank 0's exclusive scan undefined.
+        offset = 0;
+    }
+    let d = ks_part(&mine, offset, m, cdf);
+    let mut largest = 0.0f64;
+    comm.all_reduce_into(&d, &mut largest, SystemOperation::max());
+    largest
+}
+
+/// Every rank's `n`, by rank.
+fn all_counts(comm: &SimpleCommunicator, n: usize) -> Vec<Count> {
+    let mut all = vec![0 as Count; comm.size() as usize];
+    comm.all_gather_into(&count(n), &mut all[..]);
+    all
+}
+
+/// Where each rank's part starts, from the parts' lengths.
+fn displacements(counts: &[Count]) -> Vec<Count> {
+    counts
+        .iter()
+        .scan(0 as Count, |at, &c| {
+            let start = *at;
+            *at += c;
+            Some(start)
+        })
+        .collect()
+}
+
+fn count(n: usize) -> Count {
+    Count::try_from(n).expect("ks_distance_among: a rank holds 2^31 samples or more")
+}
