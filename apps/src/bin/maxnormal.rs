@@ -173,7 +173,7 @@ fn main() -> ExitCode {
             for &v in &x {
                 sum.add(v);
             }
-            let ks = ks_distance_among(comm, x.clone(), s.draws, |v| cdf(s.n, v));
+            let ks = ks_distance_among(comm, &x, s.draws, |v| cdf(s.n, v));
             ctx.set("samples", x);
             Ok(Answer {
                 hist: (ctx.engine_id() == 0).then_some(total),

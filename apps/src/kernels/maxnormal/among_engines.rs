@@ -9,7 +9,7 @@ use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::{Communicator, SimpleCommunicator};
 
 use super::Histogram;
-use super::sample_sort::{bucket_starts, ks_part, regular_samples, splitters};
+use super::sample_sort::{into_buckets, ks_part, regular_samples, splitters};
 
 /// Samples each rank offers for the splitters: enough for even buckets, few enough that every
 /// rank can hold all offers (at most 64 per rank).
@@ -39,7 +39,7 @@ pub fn histogram_among(comm: &SimpleCommunicator, mine: &Histogram) -> Histogram
 /// Panics if a sample is NaN, or a rank would receive 2³¹ samples or more.
 pub fn ks_distance_among(
     comm: &SimpleCommunicator,
-    mut samples: Vec<f64>,
+    samples: &[f64],
     m: u64,
     cdf: impl Fn(f64) -> f64,
 ) -> f64 {
@@ -48,10 +48,9 @@ pub fn ks_distance_among(
         "ks_distance_among: NaN sample"
     );
     let parts = comm.size() as usize;
-    samples.sort_unstable_by(f64::total_cmp);
 
     // Splitters: every rank gets every rank's offers and picks the same ones.
-    let offers = regular_samples(&samples, OFFERS.min(samples.len()));
+    let offers = regular_samples(samples, OFFERS);
     let offered_counts = all_counts(comm, offers.len());
     let mut offered = vec![0.0; offered_counts.iter().map(|&c| c as usize).sum()];
     let displs = displacements(&offered_counts);
@@ -62,7 +61,7 @@ pub fn ks_distance_among(
     let cut = splitters(offered, parts);
 
     // Bucket j goes to rank j.
-    let mut starts = bucket_starts(&samples, &cut);
+    let (buckets, mut starts) = into_buckets(samples, &cut);
     // No samples anywhere gives no splitters: every bucket past the first is empty.
     starts.resize(parts + 1, samples.len());
     let send_counts: Vec<Count> = starts.windows(2).map(|w| count(w[1] - w[0])).collect();
@@ -72,10 +71,10 @@ pub fn ks_distance_among(
     let recv_displs = displacements(&recv_counts);
     let mut mine = vec![0.0; recv_counts.iter().map(|&c| c as usize).sum()];
     comm.all_to_all_varcount_into(
-        &Partition::new(&samples[..], &send_counts[..], &send_displs[..]),
+        &Partition::new(&buckets[..], &send_counts[..], &send_displs[..]),
         &mut PartitionMut::new(&mut mine[..], &recv_counts[..], &recv_displs[..]),
     );
-    drop(samples);
+    drop(buckets);
     mine.sort_unstable_by(f64::total_cmp);
 
     // Where this rank's stretch starts among all samples.

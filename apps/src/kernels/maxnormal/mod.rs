@@ -30,7 +30,7 @@ pub use among_engines::{histogram_among, ks_distance_among};
 pub use dist::{cdf, density, ks_distance, ks_pvalue, normal_cdf, quantile};
 pub use hist::{Histogram, auto_edges, exact_edges, linspace_edges};
 pub use ks::{SortedBlock, ks_distance_of_blocks, sort_with_cdf};
-pub use sample_sort::{bucket_starts, ks_part, regular_samples, splitters};
+pub use sample_sort::{bucket_of, into_buckets, ks_part, regular_samples, splitters};
 
 use super::normal::Normals;
 

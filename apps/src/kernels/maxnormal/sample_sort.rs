@@ -1,12 +1,12 @@
 //! The exact Kolmogorov–Smirnov distance from samples spread over engines, without bringing
 //! them together: a sample sort by splitters.
 //!
-//! 1. Every engine sorts its samples and offers a few evenly spaced ones
-//!    ([`regular_samples`]); all engines receive all of them and pick the same splitters
-//!    ([`splitters`]).
-//! 2. Every engine cuts its sorted samples at the splitters ([`bucket_starts`]) and sends
-//!    bucket `j` to engine `j`; engine `j` sorts what it received: the `j`-th stretch of the
-//!    globally sorted samples.
+//! 1. Every engine offers the samples at a few evenly spaced positions ([`regular_samples`]; the
+//!    samples are independent draws, so any positions do); all engines receive all offers and
+//!    pick the same splitters ([`splitters`]).
+//! 2. Every engine puts its samples in buckets by the splitters ([`into_buckets`], no sort)
+//!    and sends bucket `j` to engine `j`; engine `j` sorts what it received, once: the `j`-th
+//!    stretch of the globally sorted samples.
 //! 3. An engine's global offset is the number of samples on lower engines (an exclusive scan);
 //!    each takes the supremum over its stretch ([`ks_part`]) and the largest of those is the
 //!    distance.
@@ -18,22 +18,19 @@
 //! all go to the upper bucket, on every engine.
 //!
 //! ```
-//! use mpiview_apps::kernels::maxnormal::{bucket_starts, cdf, ks_distance, ks_part, regular_samples, samples, splitters};
+//! use mpiview_apps::kernels::maxnormal::{cdf, into_buckets, ks_distance, ks_part, regular_samples, samples, splitters};
 //! let all = samples(5, 10, 0..2000);
-//! let mut parts: Vec<Vec<f64>> = all.chunks(700).map(|c| c.to_vec()).collect();
-//! parts.iter_mut().for_each(|p| p.sort_unstable_by(f64::total_cmp));
+//! let parts: Vec<&[f64]> = all.chunks(700).collect();
 //! let offered = parts.iter().flat_map(|p| regular_samples(p, 3)).collect();
 //! let cut = splitters(offered, 3);
+//! let buckets: Vec<_> = parts.iter().map(|p| into_buckets(p, &cut)).collect();
 //! let mut offset = 0;
 //! let mut d = 0.0f64;
 //! for j in 0..3 {
 //!     // What engine j receives: bucket j of every engine, sorted.
-//!     let mut mine: Vec<f64> = parts
+//!     let mut mine: Vec<f64> = buckets
 //!         .iter()
-//!         .flat_map(|p| {
-//!             let s = bucket_starts(p, &cut);
-//!             p[s[j]..s[j + 1]].to_vec()
-//!         })
+//!         .flat_map(|(x, starts)| x[starts[j]..starts[j + 1]].to_vec())
 //!         .collect();
 //!     mine.sort_unstable_by(f64::total_cmp);
 //!     d = d.max(ks_part(&mine, offset, 2000, |v| cdf(10, v)));
@@ -42,13 +39,11 @@
 //! assert_eq!(d, ks_distance(&all, |v| cdf(10, v)));
 //! ```
 
-/// `count` evenly spaced samples of `sorted` (fewer if it holds fewer): the ones at positions
+/// The samples at `count` evenly spaced positions of `x` (fewer if it holds fewer): positions
 /// `k · len / count`.
-pub fn regular_samples(sorted: &[f64], count: usize) -> Vec<f64> {
-    let count = count.min(sorted.len());
-    (0..count)
-        .map(|k| sorted[k * sorted.len() / count])
-        .collect()
+pub fn regular_samples(x: &[f64], count: usize) -> Vec<f64> {
+    let count = count.min(x.len());
+    (0..count).map(|k| x[k * x.len() / count]).collect()
 }
 
 /// The `parts − 1` splitters from every engine's [`regular_samples`]: the values at positions
@@ -64,16 +59,31 @@ pub fn splitters(mut offered: Vec<f64>, parts: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Where each bucket starts in `sorted` (`splitters.len() + 2` positions, the last `len`):
-/// bucket `j` holds the samples `x` with `splitter[j − 1] ≤ x < splitter[j]` (total order).
-pub fn bucket_starts(sorted: &[f64], splitters: &[f64]) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(splitters.len() + 2);
-    starts.push(0);
-    for s in splitters {
-        starts.push(sorted.partition_point(|v| v.total_cmp(s).is_lt()));
+/// The bucket of sample `x`: how many splitters are at most `x` (total order), so that bucket
+/// `j` holds the samples with `splitter[j − 1] ≤ x < splitter[j]`.
+pub fn bucket_of(x: f64, splitters: &[f64]) -> usize {
+    splitters.partition_point(|s| s.total_cmp(&x).is_le())
+}
+
+/// `x` rearranged bucket by bucket (in their order within a bucket), and where each bucket
+/// starts (`splitters.len() + 2` positions, the last `len`).
+pub fn into_buckets(x: &[f64], splitters: &[f64]) -> (Vec<f64>, Vec<usize>) {
+    let buckets = splitters.len() + 1;
+    let which: Vec<u32> = x.iter().map(|&v| bucket_of(v, splitters) as u32).collect();
+    let mut starts = vec![0usize; buckets + 1];
+    for &b in &which {
+        starts[b as usize + 1] += 1;
     }
-    starts.push(sorted.len());
-    starts
+    for j in 0..buckets {
+        starts[j + 1] += starts[j];
+    }
+    let mut next = starts.clone();
+    let mut out = vec![0.0; x.len()];
+    for (&v, &b) in x.iter().zip(&which) {
+        out[next[b as usize]] = v;
+        next[b as usize] += 1;
+    }
+    (out, starts)
 }
 
 /// `max_i max(F(x_i) − i/m, (i + 1)/m − F(x_i))` over a stretch of the globally sorted samples
@@ -99,23 +109,14 @@ mod tests {
     /// The whole procedure with `parts` simulated engines holding `blocks`.
     fn distributed(blocks: &[Vec<f64>], m: u64, f: impl Fn(f64) -> f64 + Copy) -> f64 {
         let parts = blocks.len();
-        let sorted: Vec<Vec<f64>> = blocks
-            .iter()
-            .map(|b| {
-                let mut s = b.clone();
-                s.sort_unstable_by(f64::total_cmp);
-                s
-            })
-            .collect();
-        let offered = sorted.iter().flat_map(|s| regular_samples(s, 4)).collect();
+        let offered = blocks.iter().flat_map(|b| regular_samples(b, 4)).collect();
         let cut = splitters(offered, parts);
-        let starts: Vec<Vec<usize>> = sorted.iter().map(|s| bucket_starts(s, &cut)).collect();
+        let buckets: Vec<_> = blocks.iter().map(|b| into_buckets(b, &cut)).collect();
         let (mut offset, mut d) = (0u64, 0.0f64);
         for j in 0..parts {
-            let mut mine: Vec<f64> = sorted
+            let mut mine: Vec<f64> = buckets
                 .iter()
-                .zip(&starts)
-                .flat_map(|(s, st)| s[st[j]..st[j + 1]].to_vec())
+                .flat_map(|(x, st)| x.get(st[j]..st[j + 1]).unwrap_or(&[]).to_vec())
                 .collect();
             mine.sort_unstable_by(f64::total_cmp);
             d = d.max(ks_part(&mine, offset, m, f));
@@ -160,10 +161,13 @@ mod tests {
 
     #[test]
     fn buckets_cut_at_splitters_with_equal_values_above() {
-        let s = [1.0, 2.0, 2.0, 3.0, 5.0];
-        assert_eq!(bucket_starts(&s, &[2.0, 4.0]), vec![0, 1, 4, 5]);
-        assert_eq!(bucket_starts(&[], &[2.0]), vec![0, 0, 0]);
-        assert_eq!(regular_samples(&s, 2), vec![1.0, 2.0]);
+        let s = [3.0, 2.0, 5.0, 1.0, 2.0];
+        let (x, starts) = into_buckets(&s, &[2.0, 4.0]);
+        assert_eq!(x, vec![1.0, 3.0, 2.0, 2.0, 5.0]);
+        assert_eq!(starts, vec![0, 1, 4, 5]);
+        assert_eq!(into_buckets(&[], &[2.0]), (vec![], vec![0, 0, 0]));
+        assert_eq!(bucket_of(-0.0, &[0.0]), 0, "total order: -0 < 0");
+        assert_eq!(regular_samples(&s, 2), vec![3.0, 5.0]);
         assert_eq!(regular_samples(&s, 9).len(), 5);
         assert_eq!(splitters(vec![4.0, 1.0, 3.0, 2.0], 2), vec![3.0]);
         assert!(splitters(Vec::new(), 3).is_empty());
