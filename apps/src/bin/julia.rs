@@ -215,10 +215,11 @@ fn main() -> ExitCode {
             )
         }),
         write: cluster.register_with_context("write J (parallel HDF5)", |ctx, w: SharedWrite| {
-            let (rows, counts) = my_counts(ctx, &w.julia)?;
-            let engines = ctx.n_engines();
-            let file = H5Writer::collective(&w.temp, &w.target, ctx.engines())?;
-            write_julia(&file, &w.julia, rows, counts, engines, &w.schedule)?;
+            let mine = my_counts(ctx, &w.julia);
+            let ready = mine.as_ref().map(drop).map_err(|e| e.to_string());
+            let file = H5Writer::collective(&w.temp, &w.target, ctx.engines(), ready)?;
+            let (rows, counts) = mine?;
+            write_julia(&file, &w.julia, rows, counts, ctx.n_engines(), &w.schedule)?;
             file.close()?;
             Ok(())
         }),

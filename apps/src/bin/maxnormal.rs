@@ -185,9 +185,20 @@ fn main() -> ExitCode {
             "write samples (parallel HDF5)",
             |ctx, w: SharedWrite| {
                 let mine = my_draws(w.meta.draws, ctx.n_engines(), ctx.engine_id());
-                let x = ctx.array::<f64>("samples")?;
+                let x = ctx.array::<f64>("samples");
+                let ready = match &x {
+                    Ok(x) if x.len() as u64 == mine.end - mine.start && x.as_slice().is_some() => {
+                        Ok(())
+                    }
+                    Ok(x) => Err(format!(
+                        "this engine holds {} samples, not draws {mine:?}",
+                        x.len()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
+                let file = H5Writer::collective(&w.temp, &w.target, ctx.engines(), ready)?;
+                let x = x?;
                 let x = x.as_slice().ok_or("samples are not contiguous")?;
-                let file = H5Writer::collective(&w.temp, &w.target, ctx.engines())?;
                 let small = ctx.engine_id() == 0;
                 write_maxnormal(&file, &w.meta, mine, x, &w.hist, small)?;
                 file.close()?;

@@ -151,16 +151,34 @@ impl H5Writer {
     }
 
     /// Opens the temporary file `temp` of a [`SharedH5`] for `target` (the name errors give)
-    /// on every rank of `comm` together, through MPI-IO. **Every rank of `comm`** calls it, and
-    /// then every other method in the same order with the same arguments, except for the rows
-    /// each writes with [`H5Writer::dataset_rows`]; [`H5Writer::close`] ends it.
+    /// on every rank of `comm` together, through MPI-IO, if every rank is `ready` (has what it
+    /// must write): a rank that cannot take part must still say so here, or the others would
+    /// wait for it inside HDF5. **Every rank of `comm`** calls it, and then every other method
+    /// in the same order with the same arguments, except for the rows each writes with
+    /// [`H5Writer::dataset_rows`]; [`H5Writer::close`] ends it.
     pub fn collective(
         temp: &Path,
         target: &Path,
         comm: &mpi::topology::SimpleCommunicator,
+        ready: Result<(), String>,
     ) -> Result<Self, OutputError> {
+        use mpi::collective::{CommunicatorCollectives, SystemOperation};
         use mpi::raw::AsRaw;
         use mpi::topology::Communicator;
+        let (mine, mut all) = (u8::from(ready.is_ok()), 0u8);
+        comm.all_reduce_into(&mine, &mut all, SystemOperation::min());
+        if let Err(message) = ready {
+            return Err(OutputError::Hdf5 {
+                path: target.to_path_buf(),
+                message,
+            });
+        }
+        if all == 0 {
+            return Err(OutputError::Hdf5 {
+                path: target.to_path_buf(),
+                message: "another writer has nothing to write".into(),
+            });
+        }
         let file = hdf5::File::with_options()
             .with_fapl(|p| p.mpio(comm.as_raw(), None))
             .create(temp)
