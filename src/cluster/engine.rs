@@ -23,7 +23,9 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
         ..
     } = comms;
     // Every engine and only the engines: the controller goes on with its start-up meanwhile.
-    let engines = world.group().exclude(&[super::ROOT]);
+    // The group comes from the parent itself: MPICH 4.0.2 crashes in MPI_Comm_create_group
+    // given an equal group made from MPI_COMM_WORLD.
+    let engines = engines_parent.group().exclude(&[super::ROOT]);
     match engines_parent.split_by_subgroup_with_tag(&engines, 0) {
         Some(comm) => state.engines = Some(comm),
         None => super::abort_saying(
