@@ -32,7 +32,8 @@ pub fn histogram_among(comm: &SimpleCommunicator, mine: &Histogram) -> Histogram
 }
 
 /// The exact Kolmogorov–Smirnov distance of every rank's `samples` (`m` in all) to `cdf`, by a
-/// sample sort (see [`sample_sort`](super::sample_sort)); every rank gets it. Equal, bit for
+/// sample sort (splitters, buckets, one sort; see [`into_buckets`](super::into_buckets) and
+/// [`ks_part`](super::ks_part)); every rank gets it. Equal, bit for
 /// bit, to [`ks_distance`](super::ks_distance) of all the samples in one place.
 ///
 /// # Panics
