@@ -18,3 +18,20 @@ pub mod interval;
 pub mod io;
 pub mod kernels;
 pub mod stats;
+
+/// What unit tests of this crate share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Held by every unit test that opens HDF5 files or starts a child process. HDF5 locks the
+    /// files it opens (`flock`) on descriptors without close-on-exec, so a child started while
+    /// another test has a file open inherits the lock, and that test's reopening of its own
+    /// file fails with "unable to lock file" (seen 2 in 25 runs).
+    pub(crate) static FILES_AND_CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Takes [`FILES_AND_CHILDREN`], also after another test panicked holding it.
+    pub(crate) fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+        FILES_AND_CHILDREN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

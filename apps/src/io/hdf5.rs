@@ -128,6 +128,16 @@ impl SharedH5 {
         &self.target
     }
 
+    /// The error to report when the engines' collective write failed with `cause`.
+    pub fn engines_failed(&self, cause: impl std::fmt::Display) -> OutputError {
+        OutputError::Hdf5 {
+            path: self.target.clone(),
+            message: format!(
+                "parallel HDF5 (MPI-IO) failed; --serial-io writes the file from the controller: {cause}"
+            ),
+        }
+    }
+
     /// The file, complete, once every engine has closed it: flushed to disk and ready for
     /// [`commit_all`](crate::io::output::commit_all).
     pub fn stage(self) -> Result<Staged, OutputError> {
@@ -215,19 +225,8 @@ impl H5Writer {
         assert!(mine.end <= rows, "dataset_rows: rows {mine:?} past {rows}");
         let view = ArrayView2::from_shape((mine.len(), cols), data)
             .expect("dataset_rows: data length is not rows × cols");
-        let e = |e| self.fail(e);
-        let ds = self.agreed(
-            self.file
-                .new_dataset::<T>()
-                .shape((rows, cols))
-                .create(name),
-        )?;
-        let written = if mine.is_empty() {
-            Ok(())
-        } else {
-            ds.write_slice(view, ndarray::s![mine, ..]).map_err(e)
-        };
-        self.agree(written)
+        let part = (!mine.is_empty()).then(|| (view, ndarray::s![mine, ..]));
+        self.dataset_part(name, (rows, cols), part)
     }
 
     /// Creates the one-dimensional dataset `name` of `len` values and writes this rank's part
@@ -245,12 +244,28 @@ impl H5Writer {
     ) -> Result<(), OutputError> {
         assert!(mine.end <= len, "dataset_part_1d: {mine:?} past {len}");
         assert_eq!(data.len(), mine.len(), "dataset_part_1d: data length");
-        let e = |e| self.fail(e);
-        let ds = self.agreed(self.file.new_dataset::<T>().shape(len).create(name))?;
-        let written = if mine.is_empty() {
-            Ok(())
-        } else {
-            ds.write_slice(ArrayView::from(data), mine).map_err(e)
+        let part = (!mine.is_empty()).then(|| (ArrayView::from(data), mine));
+        self.dataset_part(name, len, part)
+    }
+
+    /// Creates the dataset `name` of `shape` (every writer) and writes `part`, this writer's
+    /// values and where they go (none for a writer with nothing to write).
+    fn dataset_part<'a, T, D, S>(
+        &self,
+        name: &str,
+        shape: impl Into<hdf5::Extents>,
+        part: Option<(ArrayView<'a, T, D>, S)>,
+    ) -> Result<(), OutputError>
+    where
+        T: H5Type,
+        D: Dimension,
+        S: TryInto<hdf5::Selection>,
+        hdf5::Error: From<S::Error>,
+    {
+        let ds = self.agreed(self.file.new_dataset::<T>().shape(shape).create(name))?;
+        let written = match part {
+            Some((view, at)) => ds.write_slice(view, at).map_err(|e| self.fail(e)),
+            None => Ok(()),
         };
         self.agree(written)
     }
@@ -453,6 +468,7 @@ mod tests {
 
     #[test]
     fn datasets_and_attributes_read_back() {
+        let _files = crate::test_support::exclusive();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.h5");
         let w = H5Writer::create(&path).unwrap();
@@ -512,6 +528,7 @@ mod tests {
 
     #[test]
     fn unfinished_or_failed_writes_leave_nothing() {
+        let _files = crate::test_support::exclusive();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gone.h5");
         {
@@ -531,6 +548,7 @@ mod tests {
     /// `PYTHON` chooses another interpreter).
     #[test]
     fn h5py_reads_the_file() {
+        let _files = crate::test_support::exclusive();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("py.h5");
         let w = H5Writer::create(&path).unwrap();

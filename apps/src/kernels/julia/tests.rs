@@ -107,6 +107,7 @@ fn tmax_bounds_counts() {
 /// (`scripts/setup.sh` installs them; `PYTHON` chooses another interpreter). About 6 s.
 #[test]
 fn default_grid_against_numpy() {
+    let _files = crate::test_support::exclusive();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("julia_reference.u16");
