@@ -188,6 +188,27 @@ pub fn check_memory(bytes: u128, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks, before any work, that the busiest node can hold what its ranks will: the
+/// controller's `controller` bytes and the largest node's share of `engines` bytes (all
+/// engines together, spread evenly). Against the controller's available memory, which counts
+/// its cgroup's limit (a job's ranks on a node share it); a usage error naming `what`
+/// otherwise. **Controller only** (it reads the client's view of the nodes).
+pub fn check_node_memory(
+    client: &mpiview::Client,
+    controller: u128,
+    engines: u128,
+    what: &str,
+) -> Result<(), Error> {
+    let n = client.n_engines() as u128;
+    let busiest = client
+        .nodes()
+        .iter()
+        .map(|node| node.engines.len() as u128)
+        .max()
+        .unwrap_or(n);
+    check_memory(controller + engines * busiest / n.max(1), what)
+}
+
 /// What parsing the command line came to.
 #[derive(Debug)]
 pub enum Parsed<T> {

@@ -54,3 +54,15 @@ pub fn peak_memory_bytes() -> Option<u64> {
     // Linux reports kibibytes.
     u64::try_from(usage.ru_maxrss).ok()?.checked_mul(1024)
 }
+
+/// Seconds of a run by phase, for `--json`: computing, moving data to or from the controller,
+/// writing the output files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Phases {
+    /// Computing (on the engines, as the controller waits for it).
+    pub compute: f64,
+    /// Moving data between the controller and the engines.
+    pub transfer: f64,
+    /// Writing the output files.
+    pub output: f64,
+}

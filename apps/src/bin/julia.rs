@@ -24,12 +24,15 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use mpiview::{Client, Cluster, Error, Remote, Result, Task};
-use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_complex, parse_positive_count};
+use mpiview_apps::cli::{
+    AppError, check_node_memory, parse_args, parse_complex, parse_positive_count,
+};
 use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{JuliaImage, julia_png_staged};
 use mpiview_apps::kernels::julia::{Julia, PartialSums, Picture, counts_of_points};
+use mpiview_apps::stats::Phases;
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use serde_json::json;
@@ -289,18 +292,8 @@ enum Counts {
     OnEngines { never_escaped: u64 },
 }
 
-/// Seconds of one computation, by phase.
-#[derive(Clone, Copy, Debug, Default)]
-struct Phases {
-    compute: f64,
-    transfer: f64,
-    output: f64,
-}
-
-/// Checks, before any work, that the busiest node can hold what its ranks will: the
-/// controller's part and the largest node's share of the engines' (against the controller's
-/// available memory, which counts its cgroup's limit: a job's ranks on a node share it).
-fn check_node_memory(client: &Client, args: &Args, julia: &Julia, gather: bool) -> Result<()> {
+/// Checks, before any work, that the busiest node can hold what its ranks will.
+fn check_julia_memory(client: &Client, args: &Args, julia: &Julia, gather: bool) -> Result<()> {
     let points = julia.rows as u128 * julia.cols as u128;
     let gathered = if gather { 2 * points } else { 0 };
     // Bytes a point: the grid Z is 16, a count 2.
@@ -312,15 +305,12 @@ fn check_node_memory(client: &Client, args: &Args, julia: &Julia, gather: bool) 
     let picture = Picture::fitting(julia.rows, julia.cols, PICTURE_MAX_SIDE);
     // Sums, means and RGB pixels of the picture.
     let picture_bytes = (picture.rows * picture.cols) as u128 * (8 + 2 + 3);
-    let n = client.n_engines() as u128;
-    let busiest = client
-        .nodes()
-        .iter()
-        .map(|node| node.engines.len() as u128)
-        .max()
-        .unwrap_or(n);
-    let node = controller + picture_bytes + engines * busiest / n.max(1);
-    check_memory(node, &format!("a {}×{} grid", julia.rows, julia.cols))
+    check_node_memory(
+        client,
+        controller + picture_bytes,
+        engines,
+        &format!("a {}×{} grid", julia.rows, julia.cols),
+    )
 }
 
 /// One parallel computation: where the counts are, and how long it took.
@@ -393,7 +383,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     // The counts come to the controller for the serial check and a serial write.
     let serial_io = args.serial_io || args.schedule == Schedule::Balanced;
     let gather = args.check || (serial_io && !args.no_output);
-    check_node_memory(client, args, &julia, gather)?;
+    check_julia_memory(client, args, &julia, gather)?;
     let mut counts = Counts::OnEngines { never_escaped: 0 };
     let mut times = Vec::new();
     let mut phases = Phases::default();
@@ -453,11 +443,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 "h5": h5.map(|p| p.display().to_string()),
                 "png": png.map(|p| p.display().to_string()),
                 "io": if serial_io { "serial" } else { "parallel" },
-                "phases": {
-                    "compute": phases.compute,
-                    "transfer": phases.transfer,
-                    "output": phases.output,
-                },
+                "phases": phases,
                 "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
             })
         );
@@ -517,12 +503,7 @@ fn write_outputs(
             client
                 .direct_view()
                 .apply_sync(&r.write, write)
-                .map_err(|e| OutputError::Hdf5 {
-                    path: args.out.clone(),
-                    message: format!(
-                        "parallel HDF5 (MPI-IO) failed; --serial-io writes the file from the controller: {e}"
-                    ),
-                })?;
+                .map_err(|e| shared.engines_failed(e))?;
             shared.stage()?
         }
     };

@@ -23,7 +23,9 @@ use std::time::Instant;
 use clap::Parser;
 use mpiview::partition::block_range_u64;
 use mpiview::{Client, Cluster, Error, Remote, Result, Task};
-use mpiview_apps::cli::{AppError, check_memory, parse_args, parse_positive_count, parse_seed};
+use mpiview_apps::cli::{
+    AppError, check_memory, check_node_memory, parse_args, parse_positive_count, parse_seed,
+};
 use mpiview_apps::io::OutputError;
 use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
@@ -32,6 +34,7 @@ use mpiview_apps::kernels::maxnormal::{
     Histogram, cdf, density, exact_edges, histogram_among, ks_distance_among, ks_pvalue, samples,
 };
 use mpiview_apps::kernels::sum::CompensatedSum;
+use mpiview_apps::stats::Phases;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -214,33 +217,20 @@ fn main() -> ExitCode {
     cluster.run(|client| parsed.run(|args| run(client, &args, &remotes)))
 }
 
-/// Seconds of a run, by phase.
-#[derive(Clone, Copy, Debug, Default)]
-struct Phases {
-    compute: f64,
-    transfer: f64,
-    output: f64,
-}
-
-/// Checks, before any work, that the busiest node can hold what its ranks will: the
-/// controller's part and the largest node's share of the engines' (each engine keeps its
-/// draws, a sorted copy and the stretch it receives in the sample sort: 24 bytes a draw).
-fn check_node_memory(client: &Client, args: &Args) -> Result<()> {
+/// Checks, before any work, that the busiest node can hold what its ranks will: each engine
+/// keeps its draws, a bucketed copy and the stretch it receives in the sample sort (24 bytes a
+/// draw); the controller gathers the draws for a serial write.
+fn check_draws_memory(client: &Client, args: &Args) -> Result<()> {
     let draws = u128::from(args.draws);
     let gathered = if args.serial_io && !args.no_output {
         8 * draws
     } else {
         0
     };
-    let n = client.n_engines() as u128;
-    let busiest = client
-        .nodes()
-        .iter()
-        .map(|node| node.engines.len() as u128)
-        .max()
-        .unwrap_or(n);
-    check_memory(
-        gathered + 24 * draws * busiest / n.max(1),
+    check_node_memory(
+        client,
+        gathered,
+        24 * draws,
         &format!("{} draws", args.draws),
     )
 }
@@ -258,7 +248,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
         histogram_bytes(args.bins, parts),
         &format!("--bins {} on {parts} engine(s)", args.bins),
     )?;
-    check_node_memory(client, args)?;
+    check_draws_memory(client, args)?;
     let bins = usize::try_from(args.bins).map_err(|_| Error::usage("--bins is too large"))?;
     let edges = exact_edges(n, bins);
 
@@ -330,12 +320,9 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 meta: meta.clone(),
                 hist: hist.clone(),
             };
-            dview.apply_sync(&r.write, write).map_err(|e| OutputError::Hdf5 {
-                path: args.out.clone(),
-                message: format!(
-                    "parallel HDF5 (MPI-IO) failed; --serial-io writes the file from the controller: {e}"
-                ),
-            })?;
+            dview
+                .apply_sync(&r.write, write)
+                .map_err(|e| shared.engines_failed(e))?;
             shared.stage()?
         };
         // Both files complete before either replaces an old one.
@@ -362,11 +349,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 "h5": h5.map(|p| p.display().to_string()),
                 "png": png.map(|p| p.display().to_string()),
                 "io": if args.serial_io { "serial" } else { "parallel" },
-                "phases": {
-                    "compute": phases.compute,
-                    "transfer": phases.transfer,
-                    "output": phases.output,
-                },
+                "phases": phases,
                 "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
             })
         );
