@@ -64,8 +64,7 @@ where
         factory,
         all,
         node,
-        // Kept until the end: the engines make their communicator from it.
-        engines_parent: _engines_parent,
+        engines: _,
     } = comms;
     let Roster { engines, nodes } = match roster {
         Ok(roster) => roster,
