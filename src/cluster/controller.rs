@@ -64,7 +64,8 @@ where
         factory,
         all,
         node,
-        engines: _,
+        // Kept until the end: the engines make their communicator from it.
+        engines_parent: _engines_parent,
     } = comms;
     let Roster { engines, nodes } = match roster {
         Ok(roster) => roster,

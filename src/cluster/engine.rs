@@ -1,6 +1,6 @@
 //! Ranks 1..N-1: greet the controller, then serve until told to stop.
 
-use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::topology::{Communicator, Group, SimpleCommunicator};
 
 use super::startup::{Comms, greet};
 use crate::engine::server::{Setup, serve};
@@ -19,10 +19,21 @@ pub(super) fn run_engine(world: &SimpleCommunicator, comms: Comms, registry: &Re
         ctrl,
         factory,
         all,
-        engines,
+        engines_parent,
         ..
     } = comms;
-    state.engines = engines;
+    // Every engine and only the engines: the controller goes on with its start-up meanwhile.
+    // The group comes from the parent itself: MPICH 4.0.2 crashes in MPI_Comm_create_group
+    // given an equal group made from MPI_COMM_WORLD.
+    let engines = engines_parent.group().exclude(&[super::ROOT]);
+    match engines_parent.split_by_subgroup_with_tag(&engines, 0) {
+        Some(comm) => state.engines = Some(comm),
+        None => super::abort_saying(
+            world,
+            1,
+            &format!("error: engine {id}: MPI made no engines' communicator; aborting the job"),
+        ),
+    }
     let setup = Setup {
         ctrl: &ctrl,
         factory: &factory,

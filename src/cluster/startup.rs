@@ -7,7 +7,7 @@
 //! nonblocking form.
 
 use mpi::raw::AsRaw;
-use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::topology::SimpleCommunicator;
 use serde::{Deserialize, Serialize};
 
 use crate::comm::collective::ROOT;
@@ -68,33 +68,25 @@ pub(super) struct Comms {
     pub all: ViewComms,
     /// Which ranks share this node.
     pub node: NodeInfo,
-    /// The engines' communicator ([`Context::engines`](crate::Context::engines)); `None` on
-    /// the controller.
-    pub engines: Option<SimpleCommunicator>,
+    /// The parent of the engines' communicator ([`Context::engines`](crate::Context::engines)),
+    /// which the engines make from it at start-up, without the controller.
+    pub engines_parent: SimpleCommunicator,
 }
 
 /// Makes the start-up communicators (collective over `world`).
 pub(super) fn communicators(world: &SimpleCommunicator) -> Comms {
     let node = node::discover(world);
-    let mut dups = duplicates(world, 2).into_iter();
-    let ctrl = dups.next().expect("two duplicates");
-    let factory = dups.next().expect("two duplicates");
-    // Every rank takes part (a plain split: MPI_Comm_create_group among the engines alone
-    // crashed MPICH 4.0.2 with a group from MPI_COMM_WORLD, and was under suspicion in a rare
-    // hang under Open MPI).
-    let color = if world.rank() == ROOT {
-        mpi::topology::Color::undefined()
-    } else {
-        mpi::topology::Color::with_value(1)
-    };
-    let engines = world.split_by_color(color);
+    let mut dups = duplicates(world, 3).into_iter();
+    let ctrl = dups.next().expect("three duplicates");
+    let factory = dups.next().expect("three duplicates");
+    let engines_parent = dups.next().expect("three duplicates");
     let all = ViewComms::duplicate(world);
     Comms {
         ctrl,
         factory,
         all,
         node,
-        engines,
+        engines_parent,
     }
 }
 
