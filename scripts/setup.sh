@@ -14,6 +14,7 @@ packages=(
   libhdf5-openmpi-dev          # parallel HDF5 for the apps' output files
   iproute2 util-linux          # ip, nsenter, unshare: the test cluster of scripts/cluster/
   python3-h5py python3-numpy   # tests: output files read back by h5py, julia against NumPy
+  gdb                          # tests: the stacks of a launch killed at its deadline
 )
 # The second MPI of the test suite (MPIVIEW_MPI=mpich bash scripts/test.sh); installed beside
 # Open MPI, which stays the default (`mpicc`, `mpirun`).

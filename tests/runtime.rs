@@ -93,7 +93,7 @@ fn a_failing_driver_does_not_wait_for_busy_engines() {
         assert!(!run.success(), "{run:?}");
         assert!(
             run.elapsed < Duration::from_secs(30),
-            "took {:?}",
+            "took {:?}: {run:?}",
             run.elapsed
         );
         assert!(run.stderr.contains("error: gave up"), "{}", run.stderr);
@@ -152,7 +152,7 @@ fn a_driver_that_returns_beside_a_busy_engine_ends() {
         assert!(!run.success(), "{run:?}");
         assert!(
             run.elapsed < Duration::from_secs(10),
-            "took {:?}",
+            "took {:?}: {run:?}",
             run.elapsed
         );
         let engine = np - 2;
@@ -226,7 +226,7 @@ fn blocking_calls_can_be_bounded() {
         assert!(!run.success(), "{run:?}");
         assert!(
             run.elapsed < Duration::from_secs(20),
-            "took {:?}",
+            "took {:?}: {run:?}",
             run.elapsed
         );
         assert!(

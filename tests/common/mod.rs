@@ -152,6 +152,8 @@ pub fn launch_in(
             break status.code();
         }
         if start.elapsed() > deadline {
+            // Where every process of the hung job stands, for the failure report.
+            stacks_of_tree(pgid);
             // SAFETY: signalling our own child's process group.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
             let _ = child.wait();
@@ -172,6 +174,57 @@ pub fn launch_in(
         stderr: err.join().unwrap_or_default(),
         elapsed: start.elapsed(),
     }
+}
+
+/// Prints to stderr the threads' stacks of process `root` and all its descendants (the
+/// launcher, its daemons, the ranks), by `gdb` where it is installed, so that a launch killed
+/// at its deadline says where it hung.
+fn stacks_of_tree(root: i32) {
+    let parents = parents_of_all_processes();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|&(_, &p)| p == parent)
+                .map(|(&pid, _)| pid),
+        );
+        i += 1;
+    }
+    for pid in tree {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        eprintln!("=== stacks of pid {pid}: {cmdline}");
+        let gdb = Command::new("timeout")
+            .args(["20", "gdb", "-p", &pid.to_string(), "-batch", "-nx", "-q"])
+            .args(["-ex", "thread apply all bt 40"])
+            .stdin(Stdio::null())
+            .output();
+        match gdb {
+            Ok(out) => eprintln!("{}", String::from_utf8_lossy(&out.stdout)),
+            Err(e) => eprintln!("(no stacks: {e})"),
+        }
+    }
+}
+
+/// Every process's parent, from `/proc/PID/stat`.
+fn parents_of_all_processes() -> std::collections::HashMap<i32, i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the parenthesised command: state, ppid, ...
+            let after = &stat[stat.rfind(')')? + 1..];
+            Some((pid, after.split_whitespace().nth(1)?.parse().ok()?))
+        })
+        .collect()
 }
 
 fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
