@@ -7,7 +7,7 @@ use crate::hub::Hub;
 use crate::ids::EngineId;
 use crate::nodes::{EngineInfo, Node};
 use crate::result::One;
-use crate::targets::Targets;
+use crate::targets::{EngineIndex, Targets};
 use crate::view::{DirectView, LoadBalancedView};
 
 /// The driver's handle on the engines. Controller only: [`Cluster::run`](crate::Cluster::run)
@@ -82,9 +82,20 @@ impl Client {
     }
 
     /// A view of one engine by index (`client[0]`, `client[-1]`): its requests return the value
-    /// itself, not a list of one.
-    pub fn engine(&self, index: isize) -> Result<DirectView<One>> {
-        let ids = Targets::Index(index).resolve(self.n_engines())?;
+    /// itself, not a list of one. Any integer type: an engine id (`usize`) or a Python-style
+    /// index (negative counts from the end).
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client) -> mpiview::Result<()> {
+    /// let last = client.engine(-1)?;
+    /// for id in 0..client.n_engines() {
+    ///     let one = client.engine(id)?;
+    ///     assert_eq!(one.targets(), &[id]);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn engine(&self, index: impl EngineIndex) -> Result<DirectView<One>> {
+        let ids = Targets::index(index).resolve(self.n_engines())?;
         Ok(DirectView::new(self.hub.clone(), ids))
     }
 

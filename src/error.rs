@@ -144,13 +144,63 @@ pub enum RemoteErrorKind {
     Aborted,
 }
 
-/// A failure on one engine: which engine, in which function, and what it said.
+/// The view call a remote failure came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Call {
+    /// `apply` on a direct view, or on a load-balanced view (one task).
+    Apply,
+    /// `execute` of a registered task.
+    Execute,
+    /// `map` (direct or load-balanced), `imap`, `map_unordered`.
+    Map,
+    /// `push` of values.
+    Push,
+    /// `pull` of values.
+    Pull,
+    /// `scatter` of an array.
+    Scatter,
+    /// `gather` of an array.
+    Gather,
+    /// `clear` of names.
+    Clear,
+    /// Making a view's communicators on its first use.
+    View,
+}
+
+impl Call {
+    /// The call's name as the views spell it (`apply`, `pull`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Apply => "apply",
+            Call::Execute => "execute",
+            Call::Map => "map",
+            Call::Push => "push",
+            Call::Pull => "pull",
+            Call::Scatter => "scatter",
+            Call::Gather => "gather",
+            Call::Clear => "clear",
+            Call::View => "view creation",
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failure on one engine: which engine, in which call and function, and what it said.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RemoteError {
     /// The engine that failed.
     pub engine: EngineId,
-    /// The registered function, task or operation (`push`, `pull`, …) that failed.
+    /// The view call that failed (`apply`, `map`, `pull`, …).
+    pub call: Call,
+    /// The registered function or task that failed; for calls that run none (`push`, `pull`,
+    /// …), the operation's own name.
     pub function: String,
     /// What kind of failure it was.
     pub kind: RemoteErrorKind,
@@ -162,7 +212,10 @@ pub struct RemoteError {
 
 impl fmt::Display for RemoteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "engine {}: `{}`", self.engine, self.function)?;
+        write!(f, "engine {}: {}", self.engine, self.call)?;
+        if self.function != self.call.name() {
+            write!(f, " of `{}`", self.function)?;
+        }
         if let Some(item) = self.item {
             write!(f, " on item {item}")?;
         }
@@ -180,10 +233,19 @@ impl fmt::Display for RemoteError {
 
 impl std::error::Error for RemoteError {}
 
-/// All remote failures of one request (never empty).
+/// All remote failures of one request (never empty), in target (or item) order.
+///
+/// Its message lists the first [`SHOWN_FAILURES`](RemoteErrors::SHOWN_FAILURES) and counts the
+/// rest, so that a request that failed on a thousand engines fits on a screen; every failure
+/// stays in the list.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct RemoteErrors(pub Vec<RemoteError>);
+
+impl RemoteErrors {
+    /// How many failures the message lists before it counts the others.
+    pub const SHOWN_FAILURES: usize = 4;
+}
 
 impl fmt::Display for RemoteErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -191,8 +253,13 @@ impl fmt::Display for RemoteErrors {
             [one] => write!(f, "{one}"),
             many => {
                 write!(f, "{} remote failures:", many.len())?;
-                for e in many {
+                for e in many.iter().take(Self::SHOWN_FAILURES) {
                     write!(f, "\n  {e}")?;
+                }
+                let more = many.len().saturating_sub(Self::SHOWN_FAILURES);
+                if more > 0 {
+                    let s = if more == 1 { "" } else { "s" };
+                    write!(f, "\n  … {more} more failure{s} …")?;
                 }
                 Ok(())
             }
@@ -223,6 +290,7 @@ mod tests {
     fn remote(engine: EngineId, kind: RemoteErrorKind) -> RemoteError {
         RemoteError {
             engine,
+            call: Call::Apply,
             function: "add".into(),
             kind,
             message: "boom".into(),
@@ -233,10 +301,18 @@ mod tests {
     #[test]
     fn messages_name_engine_and_function() {
         let e = Error::from(remote(2, RemoteErrorKind::Panicked));
-        assert_eq!(e.to_string(), "engine 2: `add` panicked: boom");
+        assert_eq!(e.to_string(), "engine 2: apply of `add` panicked: boom");
         let mut item = remote(1, RemoteErrorKind::Failed);
         item.item = Some(7);
-        assert_eq!(item.to_string(), "engine 1: `add` on item 7 failed: boom");
+        item.call = Call::Map;
+        assert_eq!(
+            item.to_string(),
+            "engine 1: map of `add` on item 7 failed: boom"
+        );
+        let mut pull = remote(0, RemoteErrorKind::MissingName);
+        pull.call = Call::Pull;
+        pull.function = "pull".into();
+        assert_eq!(pull.to_string(), "engine 0: pull missing name: boom");
     }
 
     #[test]
@@ -247,10 +323,41 @@ mod tests {
         ]);
         let s = e.to_string();
         assert!(s.starts_with("2 remote failures:"), "{s}");
-        assert!(s.contains("engine 0: `add` failed: boom"));
-        assert!(s.contains("engine 3: `add` missing name: boom"));
+        assert!(s.contains("engine 0: apply of `add` failed: boom"));
+        assert!(s.contains("engine 3: apply of `add` missing name: boom"));
         assert_eq!(e.remote_errors().len(), 2);
         assert_eq!(e.exit_code(), 1);
         assert_eq!(Error::usage("bad n").exit_code(), 2);
+    }
+
+    #[test]
+    fn many_failures_show_the_first_four_and_count_the_rest() {
+        let lines = |n: usize| {
+            let e = Error::from(
+                (0..n)
+                    .map(|i| remote(i, RemoteErrorKind::Failed))
+                    .collect::<Vec<_>>(),
+            );
+            assert_eq!(
+                e.remote_errors().len(),
+                n,
+                "every failure stays in the list"
+            );
+            e.to_string()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let four = lines(4);
+        assert_eq!(four.len(), 5, "{four:?}");
+        assert!(four[4].contains("engine 3:"));
+        let five = lines(5);
+        assert_eq!(five.len(), 6, "{five:?}");
+        assert_eq!(five[5], "  … 1 more failure …");
+        let thousand = lines(1000);
+        assert_eq!(thousand.len(), 6);
+        assert_eq!(thousand[0], "1000 remote failures:");
+        assert!(thousand[4].starts_with("  engine 3: apply of `add`"));
+        assert_eq!(thousand[5], "  … 996 more failures …");
     }
 }

@@ -77,7 +77,7 @@ mod view;
 pub use client::Client;
 pub use cluster::Cluster;
 pub use error::{
-    BoxError, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result, TargetsError,
+    BoxError, Call, Error, RemoteError, RemoteErrorKind, RemoteErrors, Result, TargetsError,
 };
 pub use exit::{DriverExit, Outcome};
 pub use namespace::{Namespace, NamespaceError};
@@ -87,7 +87,7 @@ pub use result::{
     AsyncResult, EngineTiming, Many, MapIter, MapResult, Multiplicity, One, ShowProgress,
     TaskResult, TaskTiming,
 };
-pub use targets::{EngineId, Targets};
+pub use targets::{EngineId, EngineIndex, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};
 pub use view::{DirectView, LoadBalancedView};
 

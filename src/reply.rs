@@ -1,6 +1,6 @@
 //! A reply as the controller sees it: pulled arrays already received, ready to decode.
 
-use crate::error::RemoteError;
+use crate::error::{Call, RemoteError};
 use crate::ids::EngineId;
 use crate::protocol::ReplyBody;
 use crate::registry::{Failure, Mapped};
@@ -36,12 +36,14 @@ impl Body {
 /// Turns a failure reply into the error of `engine`.
 pub(crate) fn remote_error(
     engine: EngineId,
+    call: Call,
     function: &str,
     failure: Failure,
     item: Option<u64>,
 ) -> RemoteError {
     RemoteError {
         engine,
+        call,
         function: function.to_string(),
         kind: failure.kind,
         message: failure.message,

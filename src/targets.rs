@@ -18,6 +18,40 @@ use crate::error::{Result, TargetsError};
 
 pub use crate::ids::EngineId;
 
+/// An index of one engine, for [`Client::engine`](crate::Client::engine): any integer type,
+/// so that an engine id (`usize`) and a Python-style index (`-1`: the last) both work.
+pub trait EngineIndex: Copy {
+    /// The index as an `isize` (negative counts from the end); `None` beyond `isize::MAX`.
+    fn to_isize(self) -> Option<isize>;
+}
+
+macro_rules! engine_index {
+    ($($t:ty),*) => {$(
+        impl EngineIndex for $t {
+            fn to_isize(self) -> Option<isize> {
+                isize::try_from(self).ok()
+            }
+        }
+    )*};
+}
+engine_index!(usize, isize, u8, u16, u32, u64, i8, i16, i32, i64);
+
+impl Targets {
+    /// One engine by any integer index (see [`EngineIndex`]).
+    ///
+    /// ```
+    /// use mpiview::Targets;
+    /// let last: isize = -1;
+    /// let id: usize = 2;
+    /// assert_eq!(Targets::index(last).resolve(4).unwrap(), vec![3]);
+    /// assert_eq!(Targets::index(id).resolve(4).unwrap(), vec![2]);
+    /// assert!(Targets::index(u64::MAX).resolve(4).is_err());
+    /// ```
+    pub fn index(index: impl EngineIndex) -> Targets {
+        Targets::Index(index.to_isize().unwrap_or(isize::MAX))
+    }
+}
+
 /// A selection of engines, resolved against the engine count by [`Targets::resolve`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Targets {

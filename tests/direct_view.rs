@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mpiview::partition::{block_counts, block_range};
 use mpiview::value::Serde;
-use mpiview::{Cluster, Error, RemoteErrorKind, Targets, Value};
+use mpiview::{Call, Cluster, Error, RemoteErrorKind, Targets, Value};
 use ndarray::{Array1, Array2, Array3, ArrayD, IxDyn, array};
 use num_complex::Complex64;
 
@@ -236,7 +236,7 @@ mpi_test!(apply_results_arrive_with_timings, [1, 2, 3, 5], {
             assert!(t.started >= ar.submitted() - Duration::from_millis(50));
             assert!(t.received >= t.completed - Duration::from_millis(50));
         }
-        assert!(ar.serial_time() >= Duration::from_millis(30 * n as u64));
+        assert!(ar.serial_time().unwrap() >= Duration::from_millis(30 * n as u64));
         assert!(ar.wall_time().unwrap() >= Duration::from_millis(30 * n as u64));
         assert!(ar.elapsed() >= Duration::from_millis(30));
 
@@ -290,7 +290,7 @@ mpi_test!(
             assert_eq!(errors[0].function, "boom");
             assert!(
                 err.to_string()
-                    .contains(&format!("engine {last}: `boom` panicked: ")),
+                    .contains(&format!("engine {last}: apply of `boom` panicked: ")),
                 "{err}"
             );
             assert!(
@@ -317,10 +317,20 @@ mpi_test!(
             for (engine, r) in each.iter().enumerate() {
                 match r {
                     Ok(id) => assert_eq!((*id, engine % 2), (engine, 1)),
-                    Err(e) => assert_eq!(
-                        (e.engine, engine % 2, e.message.as_str()),
-                        (engine, 0, format!("engine {engine} refuses").as_str())
-                    ),
+                    Err(e) => {
+                        let [e] = e.remote_errors() else {
+                            panic!("one remote error: {e:?}")
+                        };
+                        assert_eq!(
+                            (e.engine, engine % 2, e.message.as_str(), e.call),
+                            (
+                                engine,
+                                0,
+                                format!("engine {engine} refuses").as_str(),
+                                Call::Apply
+                            )
+                        )
+                    }
                 }
             }
             // The failing engines still serve.

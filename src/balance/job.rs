@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::chunking::ChunkPlan;
 use super::source::{ChunkSource, Encoded};
 use super::store::Store;
-use crate::error::{Error, RemoteErrorKind};
+use crate::error::{Call, Error, RemoteErrorKind};
 use crate::ids::{EngineId, IdMap};
 use crate::registry::Failure;
 use crate::reply::{Body, remote_error};
@@ -91,6 +91,8 @@ pub(crate) struct MapSpec {
     pub unordered: bool,
     /// A direct view's map: chunk `k` (the block rule over the targets) goes to target `k`.
     pub pinned: bool,
+    /// The call that made it (`map`, or a load-balanced `apply`), for its errors.
+    pub call: Call,
 }
 
 /// A map's state, typed by its result.
@@ -181,8 +183,13 @@ impl<R: DeserializeOwned> MapJob<R> {
             });
             return;
         }
-        self.store
-            .set_failed(remote_error(engine, function, failure, Some(index)));
+        self.store.set_failed(remote_error(
+            engine,
+            self.spec.call,
+            function,
+            failure,
+            Some(index),
+        ));
     }
 
     fn room(&self) -> bool {
@@ -410,6 +417,7 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             };
             self.store.set_failed(remote_error(
                 retry.avoid,
+                self.spec.call,
                 &self.spec.name,
                 failure,
                 Some(retry.index),

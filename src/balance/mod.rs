@@ -197,6 +197,7 @@ mod tests {
             max_outstanding: None,
             unordered: false,
             pinned: false,
+            call: crate::error::Call::Map,
         };
         let source = Box::new(IterSource::new(0..n, retries > 0));
         Rc::new(RefCell::new(MapJob::new(spec, chunking, source)))

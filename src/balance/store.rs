@@ -191,11 +191,12 @@ impl<R> Store<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::RemoteErrorKind;
+    use crate::error::{Call, RemoteErrorKind};
 
     fn failure(item: u64) -> RemoteError {
         RemoteError {
             engine: 1,
+            call: Call::Map,
             function: "f".into(),
             kind: RemoteErrorKind::Failed,
             message: "no".into(),

@@ -16,7 +16,7 @@ use super::views::SlotKey;
 use crate::comm::alloc::zeroed_vec;
 use crate::comm::collective::ROOT;
 use crate::comm::p2p::{RawComm, recv_slice};
-use crate::error::Result;
+use crate::error::{Call, Result};
 use crate::ids::{EngineId, RequestId, ViewId};
 use crate::protocol::{Envelope, Reply, ReplyBody, Request, Slot, TAG_DATA};
 use crate::reply::Body;
@@ -147,7 +147,7 @@ impl Hub {
         )?;
         self.wait_for(id, None)?;
         let answers: Vec<_> = self.take(id).answers.into_iter().flatten().collect();
-        super::tracking::failures(targets, &answers)?;
+        super::tracking::failures(Call::View, targets, &answers)?;
         // Phase 2: everyone is waiting for this.
         for &e in targets.iter() {
             self.send_direct(e, Request::CreateView { view })?;

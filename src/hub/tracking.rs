@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::Hub;
 use super::views::SlotKey;
-use crate::error::{Error, RemoteError, Result};
+use crate::error::{Call, Error, RemoteError, Result};
 use crate::ids::{EngineId, RequestId, ViewId};
 use crate::protocol::{Request, SHUTDOWN_ID};
 use crate::reply::{Body, remote_error};
@@ -264,14 +264,14 @@ impl Hub {
     }
 }
 
-/// Collects the failures among a round trip's answers (all of them, in target order).
-pub(crate) fn failures(targets: &[EngineId], answers: &[Answer]) -> Result<()> {
+/// Collects the failures among the answers to `call` (all of them, in target order).
+pub(crate) fn failures(call: Call, targets: &[EngineId], answers: &[Answer]) -> Result<()> {
     let errors: Vec<RemoteError> = targets
         .iter()
         .zip(answers)
         .filter_map(|(&engine, s)| match &s.body {
             Body::Failed { function, failure } => {
-                Some(remote_error(engine, function, failure.clone(), None))
+                Some(remote_error(engine, call, function, failure.clone(), None))
             }
             _ => None,
         })

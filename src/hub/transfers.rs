@@ -18,7 +18,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use super::Hub;
 use crate::comm::collective::{bcast_root, gatherv_root, scatterv_root};
 use crate::comm::p2p::RawComm;
-use crate::error::{Error, Result};
+use crate::error::{Call, Error, Result};
 use crate::ids::{EngineId, RequestId, ViewId};
 use crate::partition::block_counts;
 use crate::protocol::Request;
@@ -164,13 +164,15 @@ impl Hub {
                     for item in items {
                         match item {
                             Ok(v) => values.push(v),
-                            Err(f) => errors.push(remote_error(engine, "pull", f, None)),
+                            Err(f) => {
+                                errors.push(remote_error(engine, Call::Pull, "pull", f, None))
+                            }
                         }
                     }
                     per_engine.push(values);
                 }
                 Body::Failed { function, failure } => {
-                    errors.push(remote_error(engine, &function, failure, None))
+                    errors.push(remote_error(engine, Call::Pull, &function, failure, None))
                 }
                 _ => return Err(Error::Runtime("unexpected reply to a pull".into())),
             }
@@ -240,7 +242,7 @@ impl Hub {
             let s = &local.state;
             let shape = s
                 .gather_shape(name, T::DTYPE)
-                .map_err(|f| Error::from(remote_error(0, "gather", f, None)))?;
+                .map_err(|f| Error::from(remote_error(0, Call::Gather, "gather", f, None)))?;
             let layout = gather_layout(&[shape]).map_err(Error::Invalid)?;
             fits_in_memory::<T>(name, &layout)?;
             let data = s.gather_data::<T>(name);
@@ -272,9 +274,11 @@ impl Hub {
         for (&engine, answer) in targets.iter().zip(answers) {
             match answer.body {
                 Body::Shape(Ok(s)) => shapes.push(s),
-                Body::Shape(Err(f)) => errors.push(remote_error(engine, "gather", f, None)),
+                Body::Shape(Err(f)) => {
+                    errors.push(remote_error(engine, Call::Gather, "gather", f, None))
+                }
                 Body::Failed { function, failure } => {
-                    errors.push(remote_error(engine, &function, failure, None))
+                    errors.push(remote_error(engine, Call::Gather, &function, failure, None))
                 }
                 _ => return Err(Error::Runtime("unexpected reply to a gather".into())),
             }

@@ -1,5 +1,6 @@
 //! [`AsyncResult`]: the handle to a direct request in flight.
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -8,7 +9,7 @@ use super::multiplicity::{Many, Multiplicity};
 use super::progress::{Progress, ShowProgress};
 use super::timing::{EngineTiming, serial_time, wall_time};
 use crate::clock::to_system_time;
-use crate::error::{Error, RemoteError, Result};
+use crate::error::{Call, Error, RemoteError, Result};
 use crate::hub::Hub;
 use crate::hub::tracking::{Answer, Tracked};
 use crate::ids::EngineId;
@@ -61,6 +62,9 @@ pub struct AsyncResult<R, M: Multiplicity = Many> {
     id: RequestId,
     targets: Rc<[EngineId]>,
     decode: Decode<R>,
+    /// The call and the registered function or task it runs, for errors.
+    call: Call,
+    function: String,
     _shape: PhantomData<M>,
 }
 
@@ -70,12 +74,15 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         id: RequestId,
         targets: Rc<[EngineId]>,
         decode: Decode<R>,
+        (call, function): (Call, String),
     ) -> Self {
         AsyncResult {
             hub,
             id,
             targets,
             decode,
+            call,
+            function,
             _shape: PhantomData,
         }
     }
@@ -83,6 +90,16 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     /// The engines this request went to, in target order.
     pub fn engine_ids(&self) -> &[EngineId] {
         &self.targets
+    }
+
+    /// How many engines this request went to (IPython Parallel's `len(ar)`).
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether it went to no engine (never: a view has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
     }
 
     /// Whether every engine has answered. Receives what has arrived; never blocks.
@@ -138,8 +155,33 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     }
 
     /// Waits for every engine and returns each one's result or error, side by side in target
-    /// order (the failing engines do not hide the others' results).
-    pub fn get_each(&self) -> Result<Vec<std::result::Result<R, RemoteError>>> {
+    /// order (the failing engines do not hide the others' results; IPython Parallel's
+    /// `return_exceptions=True`). A failure is an [`Error::Remote`] naming its engine, as in a
+    /// map's [`get_each`](crate::MapResult::get_each).
+    pub fn get_each(&self) -> Result<Vec<Result<R>>> {
+        Ok(self
+            .each()?
+            .into_iter()
+            .map(|r| r.map_err(Error::from))
+            .collect())
+    }
+
+    /// Waits for every engine and returns the results keyed by engine id (IPython Parallel's
+    /// `get_dict`), or every engine's error together.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client, f: &mpiview::Remote<(), u64>) -> mpiview::Result<()> {
+    /// let by_engine = client.view([0, 2])?.apply(f, ())?.get_dict()?;
+    /// println!("engine 2 says {}", by_engine[&2]);
+    /// # Ok(()) }
+    /// ```
+    pub fn get_dict(&self) -> Result<BTreeMap<EngineId, R>> {
+        let values = values_or_errors(self.each()?)?;
+        Ok(self.targets.iter().copied().zip(values).collect())
+    }
+
+    /// Each engine's result or remote error, in target order, once all have answered.
+    fn each(&self) -> Result<Vec<std::result::Result<R, RemoteError>>> {
         self.wait(None)?;
         Ok(self.hub.with_tracked(self.id, |t| {
             (0..t.targets.len())
@@ -151,28 +193,20 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     }
 
     fn collect(&self) -> Result<M::Out<R>> {
-        let each = self.get_each()?;
-        let mut values = Vec::with_capacity(each.len());
-        let mut errors = Vec::new();
-        for r in each {
-            match r {
-                Ok(v) => values.push(v),
-                Err(e) => errors.push(e),
-            }
-        }
-        if errors.is_empty() {
-            Ok(M::collect(values))
-        } else {
-            Err(errors.into())
-        }
+        Ok(M::collect(values_or_errors(self.each()?)?))
     }
 
     fn decode_slot(&self, engine: EngineId, slot: &Answer) -> std::result::Result<R, RemoteError> {
         match &slot.body {
-            Body::Failed { function, failure } => {
-                Err(remote_error(engine, function, failure.clone(), None))
-            }
-            body => (self.decode)(body).map_err(|f| remote_error(engine, "result", f, None)),
+            Body::Failed { function, failure } => Err(remote_error(
+                engine,
+                self.call,
+                function,
+                failure.clone(),
+                None,
+            )),
+            body => (self.decode)(body)
+                .map_err(|f| remote_error(engine, self.call, &self.function, f, None)),
         }
     }
 
@@ -243,17 +277,39 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         Duration::from_secs_f64((end - submitted).max(0.0))
     }
 
-    /// IPython Parallel's `wall_time`: last completion on an engine minus submission (`None`
-    /// until an engine has answered).
+    /// IPython Parallel's `wall_time`: last completion on an engine minus submission; `None`
+    /// until every engine has answered (as every result type answers).
     pub fn wall_time(&self) -> Option<Duration> {
-        let timings: Vec<EngineTiming> = self.timings().into_iter().flatten().collect();
+        let timings = self.complete_timings()?;
         wall_time(self.submitted(), &timings)
     }
 
-    /// IPython Parallel's `serial_time`: the engines' compute times added up.
-    pub fn serial_time(&self) -> Duration {
-        let timings: Vec<EngineTiming> = self.timings().into_iter().flatten().collect();
-        serial_time(&timings)
+    /// IPython Parallel's `serial_time`: the engines' compute times added up; `None` until
+    /// every engine has answered.
+    pub fn serial_time(&self) -> Option<Duration> {
+        Some(serial_time(&self.complete_timings()?))
+    }
+
+    /// Every engine's timing, once all have answered.
+    fn complete_timings(&self) -> Option<Vec<EngineTiming>> {
+        self.timings().into_iter().collect()
+    }
+}
+
+/// The values, or every error together.
+fn values_or_errors<R>(each: Vec<std::result::Result<R, RemoteError>>) -> Result<Vec<R>> {
+    let mut values = Vec::with_capacity(each.len());
+    let mut errors = Vec::new();
+    for r in each {
+        match r {
+            Ok(v) => values.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors.into())
     }
 }
 

@@ -2,6 +2,7 @@
 //! come; [`TaskResult`] for a single load-balanced task.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -256,27 +257,59 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
             .map(|t| t.engine as EngineId)
     }
 
-    /// IPython Parallel's `wall_time`: the last completion minus submission.
-    pub fn wall_time(&self) -> Duration {
-        let j = self.job.borrow();
+    /// IPython Parallel's `wall_time`: the last completion minus submission; `None` until
+    /// every item has finished.
+    pub fn wall_time(&self) -> Option<Duration> {
+        let j = self.finished_job()?;
         let last = j
             .timings
             .iter()
             .map(|t| f64::from(t.completed))
             .fold(0.0, f64::max);
-        Duration::from_secs_f64(last)
+        Some(Duration::from_secs_f64(last))
     }
 
-    /// IPython Parallel's `serial_time`: the engines' compute times added up.
-    pub fn serial_time(&self) -> Duration {
+    /// IPython Parallel's `serial_time`: the engines' compute times added up; `None` until
+    /// every item has finished.
+    pub fn serial_time(&self) -> Option<Duration> {
         let secs: f64 = self
-            .job
-            .borrow()
+            .finished_job()?
             .timings
             .iter()
             .map(|t| f64::from(t.completed - t.started).max(0.0))
             .sum();
-        Duration::from_secs_f64(secs)
+        Some(Duration::from_secs_f64(secs))
+    }
+
+    /// The job, once every item has finished.
+    fn finished_job(&self) -> Option<std::cell::Ref<'_, MapJob<R>>> {
+        self.hub.pump_available();
+        let j = self.job.borrow();
+        j.is_finished().then_some(j)
+    }
+
+    /// Waits for every item; the results keyed by the engine that ran each (IPython Parallel's
+    /// `get_dict`), or every remote failure together. An error ([`Error::Invalid`]) when an
+    /// engine ran more than one item: a map of as many items as engines, one per engine
+    /// (`chunksize(1)`), has one result per engine.
+    pub fn get_dict(&self) -> Result<BTreeMap<EngineId, R>>
+    where
+        R: Clone,
+    {
+        let values = self.get()?;
+        let mut by_engine = BTreeMap::new();
+        for (index, value) in values.into_iter().enumerate() {
+            let engine = self
+                .engine_of(index as u64)
+                .expect("every item of a finished map ran");
+            if by_engine.insert(engine, value).is_some() {
+                return Err(Error::Invalid(format!(
+                    "get_dict: engine {engine} ran more than one item of this map (one result \
+                     per engine is needed; use get() and engine_of())"
+                )));
+            }
+        }
+        Ok(by_engine)
     }
 }
 
@@ -433,5 +466,26 @@ impl<R: DeserializeOwned + Clone + 'static> TaskResult<R> {
     /// Stops the task if it has not started.
     pub fn abort(&self) -> Result<()> {
         self.inner.abort()
+    }
+
+    /// Always 1: one task (IPython Parallel's `len(ar)`).
+    pub fn len(&self) -> usize {
+        1
+    }
+
+    /// Always false: one task.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// IPython Parallel's `wall_time`: completion minus submission; `None` until the task has
+    /// finished.
+    pub fn wall_time(&self) -> Option<Duration> {
+        self.inner.wall_time()
+    }
+
+    /// IPython Parallel's `serial_time`: the task's compute time; `None` until it has finished.
+    pub fn serial_time(&self) -> Option<Duration> {
+        self.inner.serial_time()
     }
 }

@@ -7,7 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::start_map;
 use crate::balance::chunking::Chunking;
 use crate::balance::job::MapSpec;
-use crate::error::Result;
+use crate::error::{Call, Result};
 use crate::hub::Hub;
 use crate::ids::EngineId;
 use crate::registry::Remote;
@@ -86,6 +86,16 @@ impl LoadBalancedView {
         &self.targets
     }
 
+    /// Number of engines it may use (IPython Parallel's `len(lview)`).
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Always false: a view has at least one engine.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
     /// Maps send chunks of at most `n` items (IPython Parallel's `chunksize`): `ceil(items / n)`
     /// chunks split by the block rule.
     ///
@@ -157,6 +167,23 @@ impl LoadBalancedView {
         R: DeserializeOwned + 'static,
         I: Iterator<Item = A> + 'static,
     {
+        self.start_call(Call::Map, f, items, total, bound)
+    }
+
+    /// Starts `call` (a map, or one task for `apply`) as a load-balanced job.
+    fn start_call<A, R, I>(
+        &self,
+        call: Call,
+        f: &Remote<A, R>,
+        items: I,
+        total: Option<usize>,
+        bound: Option<u64>,
+    ) -> Result<MapResult<R>>
+    where
+        A: Serialize + 'static,
+        R: DeserializeOwned + 'static,
+        I: Iterator<Item = A> + 'static,
+    {
         let spec = MapSpec {
             func: f.index(),
             name: self.hub.registry.name(f.index()).to_string(),
@@ -166,6 +193,7 @@ impl LoadBalancedView {
             max_outstanding: bound,
             unordered: !self.ordered,
             pinned: false,
+            call,
         };
         start_map(&self.hub, spec, self.chunking, items, self.show)
     }
@@ -203,7 +231,8 @@ impl LoadBalancedView {
         A: Serialize + 'static,
         R: DeserializeOwned + Clone + 'static,
     {
-        Ok(TaskResult::new(self.chunksize(1).start(
+        Ok(TaskResult::new(self.chunksize(1).start_call(
+            Call::Apply,
             f,
             std::iter::once(args),
             Some(1),

@@ -10,7 +10,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::start_map;
 use crate::balance::chunking::Chunking;
 use crate::balance::job::MapSpec;
-use crate::error::{Error, RemoteError, RemoteErrorKind, Result};
+use crate::error::{Call, Error, RemoteError, RemoteErrorKind, Result};
 use crate::hub::Hub;
 use crate::hub::tracking::failures;
 use crate::ids::EngineId;
@@ -173,6 +173,7 @@ impl<M: Multiplicity> DirectView<M> {
                 Ok(t) => values.push(t),
                 Err(why) => errors.push(RemoteError {
                     engine,
+                    call: Call::Pull,
                     function: "pull".into(),
                     kind: RemoteErrorKind::WrongType,
                     message: format!("`{name}`: {why}"),
@@ -215,7 +216,7 @@ impl<M: Multiplicity> DirectView<M> {
         let answers = self
             .hub
             .round_trip(&self.targets, self.limit, |id| Request::Clear { id, names })?;
-        failures(&self.targets, &answers)
+        failures(Call::Clear, &self.targets, &answers)
     }
 
     // ----- arrays -----
@@ -323,6 +324,7 @@ impl<M: Multiplicity> DirectView<M> {
             id,
             self.targets.clone(),
             decode_value::<R>,
+            (Call::Apply, self.hub.registry.name(func).to_string()),
         ))
     }
 
@@ -361,6 +363,7 @@ impl<M: Multiplicity> DirectView<M> {
             id,
             self.targets.clone(),
             decode_ack,
+            (Call::Execute, self.hub.registry.name(task).to_string()),
         ))
     }
 
@@ -394,6 +397,7 @@ impl<M: Multiplicity> DirectView<M> {
             max_outstanding: None,
             unordered: false,
             pinned: true,
+            call: Call::Map,
         };
         start_map(&self.hub, spec, Chunking::Auto, items, ShowProgress::Auto)
     }

@@ -1,0 +1,184 @@
+//! Results the way IPython Parallel users know them, at 1, 2, 3 and 5 ranks: `get_dict`, `len`,
+//! timings that answer `None` until done, `client.engine` by any integer, `get_each` with one
+//! error type on direct and map results, errors that name their call, and a long list of
+//! failures that fits on a screen.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mpiview::{Call, Cluster, Error, RemoteErrorKind, RemoteErrors};
+
+mpi_test!(direct_results_by_engine_and_count, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let nap = cluster.register_with_context("nap", |ctx, ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok(ctx.engine_id() * 10)
+    });
+    cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        // Timings say nothing until every engine has answered, then both do.
+        let ar = dview.apply(&nap, 200)?;
+        assert_eq!(ar.len(), n);
+        assert!(!ar.is_empty());
+        if !client.is_local() {
+            assert_eq!((ar.wall_time(), ar.serial_time()), (None, None));
+        }
+        let by_engine = ar.get_dict()?;
+        let expected: BTreeMap<usize, usize> = (0..n).map(|e| (e, e * 10)).collect();
+        assert_eq!(by_engine, expected);
+        let (wall, serial) = (ar.wall_time().unwrap(), ar.serial_time().unwrap());
+        assert!(wall >= Duration::from_millis(200), "{wall:?}");
+        assert!(
+            serial >= Duration::from_millis(200) * n as u32,
+            "{serial:?}"
+        );
+        // A view in another order keys the same way; a single-engine view has one entry.
+        let reversed: Vec<usize> = (0..n).rev().collect();
+        let dict = client.view(reversed)?.apply(&nap, 0)?.get_dict()?;
+        assert_eq!(dict, expected);
+        let last = client.engine(-1)?.apply(&nap, 0)?;
+        assert_eq!(last.len(), 1);
+        assert_eq!(last.get_dict()?, BTreeMap::from([(n - 1, (n - 1) * 10)]));
+        // Engine ids (usize) and Python-style indexes (negative from the end) both select.
+        for id in client.ids() {
+            assert_eq!(client.engine(id)?.apply_sync(&nap, 0)?, id * 10);
+            let from_end = id as isize - n as isize;
+            assert_eq!(client.engine(from_end)?.targets(), &[id]);
+        }
+        assert!(matches!(client.engine(n), Err(Error::Targets(_))));
+        assert!(matches!(client.engine(u64::MAX), Err(Error::Targets(_))));
+        assert!(matches!(
+            client.engine(-(n as i64) - 1),
+            Err(Error::Targets(_))
+        ));
+        assert_eq!(client.load_balanced_view().len(), n);
+        Ok(())
+    })
+});
+
+mpi_test!(map_results_by_engine_count_and_timings, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let nap = cluster.register_with_context("nap", |ctx, ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok(ctx.engine_id())
+    });
+    cluster.run(|client| -> Result<(), Error> {
+        // A direct map of one item per engine: item k runs on engine k.
+        let dview = client.direct_view();
+        let r = dview.map(&nap, vec![150u64; n])?;
+        assert_eq!(r.len(), Some(n));
+        if !client.is_local() {
+            assert_eq!((r.wall_time(), r.serial_time()), (None, None));
+        }
+        let expected: BTreeMap<usize, usize> = (0..n).map(|e| (e, e)).collect();
+        assert_eq!(r.get_dict()?, expected);
+        let (wall, serial) = (r.wall_time().unwrap(), r.serial_time().unwrap());
+        assert!(wall >= Duration::from_millis(150), "{wall:?}");
+        assert!(
+            serial >= Duration::from_millis(150) * n as u32,
+            "{serial:?}"
+        );
+        // More items than engines: some engine ran two, which get_dict refuses (as IPython
+        // Parallel does), naming it; get() still has every result.
+        let lview = client.load_balanced_view().chunksize(1);
+        let r = lview.map(&nap, vec![1u64; 2 * n])?;
+        let err = r.get_dict().unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(m) if m.contains("ran more than one item")),
+            "{err}"
+        );
+        assert_eq!(r.get()?.len(), 2 * n);
+        // One load-balanced task: one result, timings once done.
+        let task = lview.apply(&nap, 100)?;
+        assert_eq!(task.len(), 1);
+        if !client.is_local() {
+            assert_eq!(task.wall_time(), None);
+        }
+        let engine = task.get()?;
+        assert_eq!(task.engine_id(), Some(engine));
+        assert!(task.serial_time().unwrap() >= Duration::from_millis(100));
+        assert!(task.wall_time().unwrap() >= task.serial_time().unwrap());
+        Ok(())
+    })
+});
+
+mpi_test!(errors_name_their_call_and_fit_on_a_screen, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let refuse = cluster.register_with_context("refuse", |_ctx, x: u64| {
+        if x % 2 == 1 {
+            Err(format!("{x} is odd").into())
+        } else {
+            Ok(x)
+        }
+    });
+    let fail = cluster.register_task("fail", |_| Err("no".into()));
+    cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        // get_each: the same error type on direct and map results, each naming its call.
+        let each = dview.apply(&refuse, 1)?.get_each()?;
+        assert_eq!(each.len(), n);
+        for (engine, r) in each.iter().enumerate() {
+            let err = r.as_ref().unwrap_err();
+            let [e] = err.remote_errors() else {
+                panic!("{err:?}")
+            };
+            assert_eq!(
+                (e.engine, e.call, e.function.as_str()),
+                (engine, Call::Apply, "refuse")
+            );
+            assert!(
+                err.to_string()
+                    .contains("apply of `refuse` failed: 1 is odd"),
+                "{err}"
+            );
+        }
+        let each = client
+            .load_balanced_view()
+            .map(&refuse, 0..6u64)?
+            .get_each()?;
+        for (item, r) in each.iter().enumerate() {
+            match r {
+                Ok(v) => assert_eq!(*v, item as u64),
+                Err(err) => {
+                    let [e] = err.remote_errors() else {
+                        panic!("{err:?}")
+                    };
+                    assert_eq!((e.call, e.item), (Call::Map, Some(item as u64)));
+                    assert!(err.to_string().contains("map of `refuse` on item"), "{err}");
+                }
+            }
+        }
+        let err = dview.execute_sync(&fail).unwrap_err();
+        assert!(err.remote_errors().iter().all(|e| e.call == Call::Execute));
+        let err = dview.pull::<f64>("nothing").unwrap_err();
+        assert!(
+            err.remote_errors()
+                .iter()
+                .all(|e| e.call == Call::Pull && e.kind == RemoteErrorKind::MissingName)
+        );
+        assert!(err.to_string().contains(": pull missing name"), "{err}");
+        // Many failures: the message lists the first four and counts the rest; the list has all.
+        let items = 2 * (RemoteErrors::SHOWN_FAILURES + 1 + n) as u64;
+        let odd = (items / 2) as usize;
+        let err = client
+            .load_balanced_view()
+            .map_sync(&refuse, 0..items)
+            .unwrap_err();
+        assert_eq!(err.remote_errors().len(), odd);
+        let message = err.to_string();
+        let lines: Vec<&str> = message.lines().collect();
+        let shown = RemoteErrors::SHOWN_FAILURES;
+        assert_eq!(lines[0], format!("{odd} remote failures:"));
+        assert_eq!(lines.len(), 1 + shown + 1, "{message}");
+        assert_eq!(
+            lines[shown + 1],
+            format!("  … {} more failures …", odd - shown)
+        );
+        Ok(())
+    })
+});
