@@ -84,8 +84,8 @@ pub use namespace::{Namespace, NamespaceError};
 pub use nodes::{EngineInfo, Node};
 pub use registry::{Context, Remote, Task};
 pub use result::{
-    AsyncResult, EngineTiming, Many, MapIter, MapResult, Multiplicity, One, ShowProgress,
-    TaskResult, TaskTiming,
+    AsyncResult, EngineTiming, Many, MapIter, MapRefIter, MapResult, Multiplicity, One,
+    ShowProgress, TaskResult, TaskTiming,
 };
 pub use targets::{EngineId, EngineIndex, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};

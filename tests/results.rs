@@ -182,3 +182,65 @@ mpi_test!(errors_name_their_call_and_fit_on_a_screen, [1, 2, 3, 5], {
         Ok(())
     })
 });
+
+mpi_test!(maps_read_in_place_still_answer_get, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let slow_square = cluster.register_with_context("slow_square", |_ctx, x: u64| {
+        std::thread::sleep(Duration::from_millis((x * 7) % 11));
+        if x == 5 {
+            return Err("five".into());
+        }
+        Ok(x * x)
+    });
+    cluster.run(|client| -> Result<(), Error> {
+        let items = 4 * n as u64 + 6;
+        let expect = |x: u64| if x == 5 { None } else { Some(x * x) };
+        for ordered in [true, false] {
+            let lview = client.load_balanced_view().chunksize(1).ordered(ordered);
+            let r = lview.map(&slow_square, 0..items)?;
+            let mut seen = Vec::new();
+            for outcome in &r {
+                match outcome {
+                    Ok(v) => seen.push(Some(v)),
+                    Err(e) => {
+                        assert_eq!(e.remote_errors()[0].item, Some(5), "{e}");
+                        seen.push(None);
+                    }
+                }
+            }
+            let all: Vec<Option<u64>> = (0..items).map(expect).collect();
+            if ordered {
+                assert_eq!(seen, all);
+            } else {
+                let mut sorted = seen.clone();
+                sorted.sort();
+                let mut all_sorted = all.clone();
+                all_sorted.sort();
+                assert_eq!(sorted, all_sorted);
+            }
+            // Nothing was taken out: get_each and a second pass see everything again.
+            let each: Vec<Option<u64>> = r.get_each()?.into_iter().map(|o| o.ok()).collect();
+            assert_eq!(each, all);
+            assert_eq!(r.iter().count() as u64, items);
+            assert!(r.get().unwrap_err().remote_errors().len() == 1);
+        }
+        // Without failures, get() after iteration returns the values.
+        let r = client.direct_view().map(&slow_square, 6..6 + items)?;
+        let first: Vec<u64> = r.iter().collect::<Result<_, _>>()?;
+        assert_eq!(r.get()?, first);
+        assert_eq!(first, (6..6 + items).map(|x| x * x).collect::<Vec<_>>());
+        // An imap is read by taking out: iterating its result in place says so once.
+        let mut imap = client
+            .load_balanced_view()
+            .max_outstanding(2)
+            .imap(&slow_square, 6..10u64)?;
+        let refused: Vec<_> = imap.result().iter().collect();
+        assert!(
+            matches!(refused.as_slice(), [Err(Error::Invalid(_))]),
+            "{refused:?}"
+        );
+        assert_eq!(imap.next().transpose()?, Some(36));
+        Ok(())
+    })
+});

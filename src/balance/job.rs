@@ -156,6 +156,11 @@ impl<R: DeserializeOwned> MapJob<R> {
         self.spec.total
     }
 
+    /// Whether items are sent only as results are taken out (`imap`'s `max_outstanding`).
+    pub(crate) fn bounded(&self) -> bool {
+        self.spec.max_outstanding.is_some()
+    }
+
     /// Items with a final outcome (aborted unsent items included).
     pub(crate) fn done(&self) -> u64 {
         self.store.done + self.aborted_unsent

@@ -122,6 +122,29 @@ impl<R> Store<R> {
         outcome
     }
 
+    /// Item `index`'s outcome (it must be final), cloned and left in place; `None` if it was
+    /// taken out already.
+    pub(crate) fn peek(&self, index: u64) -> Option<Result<R, RemoteError>>
+    where
+        R: Clone,
+    {
+        let slot = index
+            .checked_sub(self.base)
+            .and_then(|k| self.slots.get(k as usize))?;
+        match slot {
+            Slot::Ready(v) => Some(Ok(v.clone())),
+            Slot::Failed => Some(Err(self.errors[&index].clone())),
+            Slot::Taken => None,
+            Slot::Pending => unreachable!("peek of an item that is not ready"),
+        }
+    }
+
+    /// The index of the `k`-th item whose outcome arrived (kept for maps read in arrival
+    /// order), while nothing was taken out.
+    pub(crate) fn arrival(&self, k: usize) -> Option<u64> {
+        self.arrivals.get(k).copied()
+    }
+
     /// Every item's outcome in input order, without taking (`R: Clone`).
     pub(crate) fn each(&self) -> Vec<Result<R, RemoteError>>
     where
@@ -233,5 +256,27 @@ mod tests {
         assert_eq!(s.slots.len(), 2);
         assert_eq!(s.next_arrival(), None);
         assert!(s.consumed());
+    }
+
+    #[test]
+    fn peeking_leaves_every_outcome_in_place() {
+        let mut s = Store::new(true);
+        s.add(3);
+        s.set_ready(2, "c");
+        s.set_failed(failure(0));
+        assert_eq!(
+            (s.arrival(0), s.arrival(1), s.arrival(2)),
+            (Some(2), Some(0), None)
+        );
+        assert_eq!(s.peek(2), Some(Ok("c")));
+        assert_eq!(s.peek(2), Some(Ok("c")), "a peek takes nothing");
+        assert_eq!(s.peek(0).unwrap().unwrap_err().item, Some(0));
+        s.set_ready(1, "b");
+        assert_eq!(s.arrival(2), Some(1));
+        assert!(!s.consumed());
+        assert!(s.values().is_err(), "item 0 failed");
+        assert_eq!(s.take(0).unwrap_err().item, Some(0));
+        assert_eq!(s.peek(0), None, "taken out");
+        assert_eq!(s.peek(1), Some(Ok("b")));
     }
 }

@@ -45,8 +45,10 @@ impl TaskTiming {
 /// The results of a map (load-balanced or direct), in input order, arriving as engines finish.
 ///
 /// Controller only. Read them all with [`get`](Self::get) (input order, every remote error
-/// together), side by side with [`get_each`](Self::get_each), or as they arrive by iterating
-/// (`for r in result`, in input order or arrival order as the view was configured). Dropping an
+/// together), side by side with [`get_each`](Self::get_each), or as they arrive by iterating,
+/// in input order or arrival order as the view was configured: `for r in &result` (or
+/// [`iter`](Self::iter)) clones each value and keeps it, so `get` still answers afterwards;
+/// `for r in result` moves the values out (no `Clone` needed). Dropping an
 /// unfinished result abandons it: chunks not yet started are not run.
 ///
 /// ```no_run
@@ -61,10 +63,10 @@ impl TaskTiming {
 /// ```
 #[must_use = "a MapResult does nothing by itself: call get() or iterate over it"]
 pub struct MapResult<R: DeserializeOwned + 'static> {
-    hub: Rc<Hub>,
-    job: Rc<RefCell<MapJob<R>>>,
-    ordered: bool,
-    show: ShowProgress,
+    pub(super) hub: Rc<Hub>,
+    pub(super) job: Rc<RefCell<MapJob<R>>>,
+    pub(super) ordered: bool,
+    pub(super) show: ShowProgress,
 }
 
 impl<R: DeserializeOwned + 'static> MapResult<R> {
@@ -313,7 +315,7 @@ impl<R: DeserializeOwned + 'static> MapResult<R> {
     }
 }
 
-fn aborted_error(items: u64) -> Error {
+pub(super) fn aborted_error(items: u64) -> Error {
     Error::Aborted(format!(
         "{items} item(s) were aborted before they were sent"
     ))

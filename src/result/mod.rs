@@ -2,6 +2,7 @@
 //! [`TaskResult`] for one load-balanced task), with per-engine and per-task timings.
 
 mod async_result;
+mod map_ref_iter;
 mod map_result;
 mod multiplicity;
 pub(crate) mod progress;
@@ -9,6 +10,7 @@ mod timing;
 
 pub use async_result::AsyncResult;
 pub(crate) use async_result::{decode_ack, decode_value};
+pub use map_ref_iter::MapRefIter;
 pub use map_result::{MapIter, MapResult, TaskResult, TaskTiming};
 pub use multiplicity::{Many, Multiplicity, One};
 pub use progress::ShowProgress;
