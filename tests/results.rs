@@ -244,3 +244,61 @@ mpi_test!(maps_read_in_place_still_answer_get, [1, 2, 3, 5], {
         Ok(())
     })
 });
+
+mpi_test!(direct_requests_abort_where_not_started, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let nap = cluster.register_with_context("nap", |ctx, ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok(ctx.engine_id())
+    });
+    let tick = cluster.register_task("tick", |ctx| {
+        let ticks = ctx.get::<i64>("ticks").unwrap_or(0);
+        ctx.set("ticks", ticks + 1);
+        Ok(())
+    });
+    cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        dview.push("ticks", 0i64)?;
+        // Engines are busy with the first call; the next two are queued behind it, aborted.
+        let running = dview.apply(&nap, 300)?;
+        let queued = dview.apply(&nap, 0)?;
+        let executed = dview.execute(&tick)?;
+        queued.abort()?;
+        executed.abort()?;
+        assert_eq!(running.get()?, client.ids(), "a running call finishes");
+        let aborted = |each: Vec<Result<usize, Error>>| {
+            each.iter().all(|r| {
+                r.as_ref().is_err_and(|e| {
+                    e.remote_errors()
+                        .iter()
+                        .all(|e| e.kind == RemoteErrorKind::Aborted)
+                })
+            })
+        };
+        let each = queued.get_each()?;
+        let executed: Vec<Result<(), Error>> = executed.get_each()?;
+        if client.is_local() {
+            // The in-process engine ran both at once: nothing was left to abort.
+            assert!(each.iter().all(|r| r.is_ok()));
+            assert_eq!(dview.pull::<i64>("ticks")?, vec![1]);
+        } else {
+            assert!(aborted(each), "every engine was still busy");
+            let err = queued.get().unwrap_err();
+            assert_eq!(err.remote_errors().len(), n);
+            assert!(err.to_string().contains("apply of `nap` aborted"), "{err}");
+            assert!(executed.iter().all(|r| r.is_err()));
+            assert_eq!(
+                dview.pull::<i64>("ticks")?,
+                vec![0; n],
+                "the task never ran"
+            );
+        }
+        // The engines serve on; aborting a finished request changes nothing.
+        let done = dview.apply(&nap, 0)?;
+        assert_eq!(done.get()?, client.ids());
+        done.abort()?;
+        assert_eq!(done.get()?, client.ids());
+        Ok(())
+    })
+});

@@ -233,16 +233,22 @@ impl Server<'_> {
     }
 
     fn handle(&mut self, incoming: Incoming) -> Result<()> {
-        if let Request::Map { id, func, .. } = &incoming.request
-            && self.aborted.remove(id)
+        // Calls of registered code can be aborted until they start.
+        let abortable = match &incoming.request {
+            Request::Map { id, func, .. } | Request::Apply { id, func, .. } => Some((*id, *func)),
+            Request::Execute { id, task } => Some((*id, *task)),
+            _ => None,
+        };
+        if let Some((id, code)) = abortable
+            && self.aborted.remove(&id)
         {
             let now = clock::now();
             let failure = Failure {
                 kind: RemoteErrorKind::Aborted,
                 message: "aborted before it started".into(),
             };
-            let body = failed(self.registry.name(*func), failure);
-            self.answer(&incoming, *id, now, body);
+            let body = failed(self.registry.name(code), failure);
+            self.answer(&incoming, id, now, body);
             return Ok(());
         }
         let started = clock::now();

@@ -44,6 +44,15 @@ impl Hub {
         let _ = self.send_aborts(aborts);
     }
 
+    /// Aborts direct request `id` on `engines` (those that have not answered): an engine that
+    /// has not started it answers with an `Aborted` failure; one running it finishes.
+    pub(crate) fn abort_request(&self, id: RequestId, engines: &[EngineId]) -> Result<()> {
+        for &engine in engines {
+            self.send_direct(engine, Request::Abort { ids: vec![id] })?;
+        }
+        Ok(())
+    }
+
     fn send_aborts(&self, aborts: Vec<(EngineId, Vec<RequestId>)>) -> Result<()> {
         for (engine, ids) in aborts {
             self.send_direct(engine, Request::Abort { ids })?;

@@ -139,6 +139,24 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         Ok(())
     }
 
+    /// Stops this request on the engines that have not started it (IPython Parallel's
+    /// `ar.abort()`): each answers with a remote error of kind
+    /// [`Aborted`](crate::RemoteErrorKind::Aborted); engines already running it finish.
+    /// Returns at once; the results are read as usual. Nothing happens in a one-rank run (its
+    /// engine has run the request already).
+    pub fn abort(&self) -> Result<()> {
+        self.hub.pump_available();
+        let unanswered: Vec<EngineId> = self.hub.with_tracked(self.id, |t| {
+            t.targets
+                .iter()
+                .zip(&t.answers)
+                .filter(|(_, a)| a.is_none())
+                .map(|(&engine, _)| engine)
+                .collect()
+        });
+        self.hub.abort_request(self.id, &unanswered)
+    }
+
     /// Waits for every engine and returns the results, or every engine's error together.
     pub fn get(&self) -> Result<M::Out<R>> {
         self.wait(None)?;
