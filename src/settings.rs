@@ -24,6 +24,7 @@
 //! | `MPIVIEW_PREFETCH` | 2 | load-balanced chunks queued per engine |
 //! | `MPIVIEW_BROADCAST_MIN` | 32 | requests to views of at least this many engines are broadcast; smaller views get one message per engine |
 //! | `MPIVIEW_CHUNK_TARGET_MS` | 2 | engine time automatic chunks aim at |
+//! | `MPIVIEW_PROGRESS` | `auto` | `1`: show progress where a view's setting is automatic, also in batch logs; `0`: never (`auto`: a bar when someone watches a terminal, through `mpirun` too) |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -75,6 +76,8 @@ pub(crate) struct Settings {
     pub chunk_target: Duration,
     /// Requests to views of at least this many engines go as one broadcast.
     pub broadcast_min: usize,
+    /// `MPIVIEW_PROGRESS`: `Some(true)` always, `Some(false)` never, `None` automatic.
+    pub progress: Option<bool>,
 }
 
 impl Default for Settings {
@@ -98,6 +101,7 @@ impl Default for Settings {
             prefetch: 2,
             chunk_target: Duration::from_millis(2),
             broadcast_min: 32,
+            progress: None,
         }
     }
 }
@@ -142,6 +146,17 @@ impl Settings {
             p.yield_when_spinning = match v.trim() {
                 "auto" => None,
                 _ => Some(switch((name, v))?),
+            };
+        }
+        if let Some((name, v)) = get("MPIVIEW_PROGRESS") {
+            s.progress = match v.trim() {
+                "auto" => None,
+                "always" => Some(true),
+                "never" => Some(false),
+                _ => Some(switch((name, v)).map_err(|mut e| {
+                    e.why = "write 1, 0 or auto".into();
+                    e
+                })?),
             };
         }
         if let Some(x) = get("MPIVIEW_DOORBELL") {
@@ -272,6 +287,22 @@ mod tests {
     }
 
     #[test]
+    fn progress_is_forced_on_off_or_left_automatic() {
+        let progress = |v: &str| read(&[("MPIVIEW_PROGRESS", v)]).unwrap().progress;
+        assert_eq!(progress("auto"), None);
+        assert_eq!(
+            (progress("1"), progress("always")),
+            (Some(true), Some(true))
+        );
+        assert_eq!(
+            (progress("0"), progress("never")),
+            (Some(false), Some(false))
+        );
+        let e = read(&[("MPIVIEW_PROGRESS", "sometimes")]).unwrap_err();
+        assert!(e.to_string().contains("write 1, 0 or auto"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (name, value) in [
             ("MPIVIEW_SHUTDOWN_GRACE_S", "-1"),
@@ -285,6 +316,7 @@ mod tests {
             ("MPIVIEW_PREFETCH", "0"),
             ("MPIVIEW_CHUNK_TARGET_MS", "0"),
             ("MPIVIEW_BUFFER_POOL_MB", "1e30"),
+            ("MPIVIEW_PROGRESS", "sometimes"),
         ] {
             let e = read(&[(name, value)]).unwrap_err();
             assert_eq!(e.variable, name);

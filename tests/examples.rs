@@ -101,3 +101,30 @@ fn random_number_prints_every_task_as_it_arrives() {
         }
     }
 }
+
+#[test]
+fn progress_bars_reach_the_terminal_the_launcher_writes_to() {
+    // An interactive `mpirun -n 3 app`: `script` gives the launcher a terminal; rank 0's stderr
+    // is still a pipe to the launcher.
+    let launcher = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
+    let exe = example("random_number");
+    let command = format!("{launcher} -n 3 {}", exe.display());
+    let script = std::path::Path::new("script");
+    for (setting, shown) in [("auto", true), ("0", false)] {
+        let env = [("MPIVIEW_PROGRESS".to_string(), setting.to_string())];
+        let run = launch(1, script, &["-qfec", &command, "/dev/null"], &env, DEADLINE);
+        run.assert_success();
+        // What the terminal showed: the bar is drawn with escape sequences.
+        let screen = run.stdout;
+        assert!(screen.contains("task 9:"), "{screen}");
+        assert_eq!(
+            screen.contains("10/10 items") && screen.contains("\x1b["),
+            shown,
+            "MPIVIEW_PROGRESS={setting}: {screen:?}"
+        );
+    }
+    // Without a terminal (a batch job's log), nothing is drawn.
+    let run = launch(3, &exe, &[], &[], DEADLINE);
+    run.assert_success();
+    assert!(!run.stderr.contains("items"), "{}", run.stderr);
+}

@@ -2,6 +2,7 @@
 //! [`TaskResult`] for one load-balanced task), with per-engine and per-task timings.
 
 mod async_result;
+mod launcher_terminal;
 mod map_ref_iter;
 mod map_result;
 mod multiplicity;

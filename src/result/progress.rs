@@ -1,6 +1,9 @@
-//! Progress display for long waits: an `indicatif` bar when stderr is a terminal; plain
-//! progress lines (at most one every few seconds) when a bar was asked for but stderr is a file
-//! or pipe, so that batch logs show progress too.
+//! Progress display for long waits: an `indicatif` bar when stderr is a terminal, or when it is
+//! the pipe to an MPI launcher whose own stderr is a terminal (`mpirun -n 16 app` run by hand:
+//! see [`launcher_terminal`](super::launcher_terminal)); plain progress lines (at most one every
+//! few seconds) when a bar was asked for but nobody watches a terminal, so that batch logs show
+//! progress too. `MPIVIEW_PROGRESS` forces it: `1` shows progress where a view's setting is
+//! automatic, `0` never shows any.
 
 use std::cell::Cell;
 use std::io::{IsTerminal, Write};
@@ -14,13 +17,40 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 /// Whether to show progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ShowProgress {
-    /// A bar when stderr is a terminal (the default).
+    /// A bar when someone watches a terminal: stderr is one, or the MPI launcher's stderr is
+    /// one (the default). `MPIVIEW_PROGRESS=1` makes it [`Always`](Self::Always).
     #[default]
     Auto,
     /// Always: a bar on a terminal, a line every few seconds otherwise (batch logs).
     Always,
-    /// Never.
+    /// Never (also what every setting becomes with `MPIVIEW_PROGRESS=0`).
     Never,
+}
+
+impl ShowProgress {
+    /// This setting under `MPIVIEW_PROGRESS` (`forced`: `Some(true)` for `1`, `Some(false)`
+    /// for `0`).
+    pub(crate) fn under(self, forced: Option<bool>) -> ShowProgress {
+        match (forced, self) {
+            (Some(false), _) => ShowProgress::Never,
+            (Some(true), ShowProgress::Auto) => ShowProgress::Always,
+            (_, show) => show,
+        }
+    }
+}
+
+/// Where a bar can be drawn: stderr itself, or the launcher's terminal through stderr's pipe.
+fn bar_target() -> Option<ProgressDrawTarget> {
+    if std::io::stderr().is_terminal() {
+        return Some(ProgressDrawTarget::stderr());
+    }
+    let tty = super::launcher_terminal::launcher_terminal()?;
+    let width = super::launcher_terminal::width_of(&tty);
+    // Ten redraws a second: each one crosses the launcher's forwarding.
+    Some(ProgressDrawTarget::term_like_with_hz(
+        Box::new(super::launcher_terminal::PipedTerminal { width }),
+        10,
+    ))
 }
 
 /// A progress display: done / total, rate and ETA.
@@ -42,11 +72,16 @@ enum Kind {
 impl Progress {
     /// A display of `total` `unit`s (unknown for an endless stream).
     pub(crate) fn new(total: Option<u64>, unit: &'static str, show: ShowProgress) -> Progress {
-        let terminal = std::io::stderr().is_terminal();
+        let show = show.under(crate::settings::get().progress);
+        let target = match show {
+            ShowProgress::Never => None,
+            _ => bar_target(),
+        };
         let kind = match show {
             ShowProgress::Never => Kind::Hidden,
-            _ if terminal => {
-                let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            _ if target.is_some() => {
+                let target = target.expect("checked");
+                let bar = ProgressBar::with_draw_target(total, target);
                 let template = match total {
                     Some(_) => format!(
                         "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
@@ -119,6 +154,25 @@ impl Progress {
             Kind::Hidden => {}
             Kind::Bar(bar) => bar.finish(),
             Kind::Lines => self.line(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShowProgress::{Always, Auto, Never};
+
+    #[test]
+    fn the_variable_forces_automatic_views_and_silences_all() {
+        assert_eq!(Auto.under(None), Auto);
+        assert_eq!(Auto.under(Some(true)), Always);
+        assert_eq!(
+            Never.under(Some(true)),
+            Never,
+            "a view that asked for none keeps none"
+        );
+        for show in [Auto, Always, Never] {
+            assert_eq!(show.under(Some(false)), Never);
         }
     }
 }
