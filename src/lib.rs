@@ -89,7 +89,7 @@ pub use result::{
 };
 pub use targets::{EngineId, EngineIndex, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};
-pub use view::{DirectView, LoadBalancedView};
+pub use view::{DirectView, LoadBalancedView, ParallelFunction, RemoteFunction};
 
 /// The README's code compiles (it is checked as a doc test).
 #[doc = include_str!("../README.md")]

@@ -302,3 +302,86 @@ mpi_test!(direct_requests_abort_where_not_started, [1, 2, 3, 5], {
         Ok(())
     })
 });
+
+mpi_test!(
+    parallel_and_remote_functions_split_and_join,
+    [1, 2, 3, 5],
+    {
+        let mut cluster = Cluster::init().expect("MPI");
+        let n = cluster.n_engines();
+        let square_all = cluster.register("square_all", |xs: Vec<u64>| {
+            xs.iter().map(|x| x * x).collect::<Vec<u64>>()
+        });
+        let tagged = cluster.register_with_context("tagged", |ctx, xs: Vec<u64>| {
+            if xs.contains(&13) {
+                return Err("13".into());
+            }
+            Ok(xs.iter().map(|&x| (ctx.engine_id(), x)).collect::<Vec<_>>())
+        });
+        let plus =
+            cluster.register_with_context("plus", |ctx, k: u64| Ok(ctx.engine_id() as u64 + k));
+        cluster.run(|client| -> Result<(), Error> {
+            let dview = client.direct_view();
+            // apply_each: one argument per engine, in target order.
+            let args: Vec<u64> = (0..n as u64).map(|k| 100 * k).collect();
+            let got = dview.apply_each(&plus, args.clone())?.get()?;
+            let want: Vec<u64> = (0..n as u64).map(|k| 100 * k + k).collect();
+            assert_eq!(got, want);
+            let too_few = dview.apply_each(&plus, vec![1; n - 1]).unwrap_err();
+            assert!(matches!(too_few, Error::Invalid(_)), "{too_few}");
+            // parallel: split by the block rule, one call per engine, joined in input order.
+            for items in [0u64, 1, n as u64, 10 * n as u64 + 3] {
+                let squares = dview.parallel(&square_all).call(0..items)?;
+                assert_eq!(squares, (0..items).map(|x| x * x).collect::<Vec<_>>());
+            }
+            let placed = dview.parallel(&tagged).call(0..10u64)?;
+            let counts = mpiview::partition::block_counts(10, n);
+            let mut k = 0;
+            for (engine, &count) in counts.iter().enumerate() {
+                for _ in 0..count {
+                    assert_eq!(
+                        placed[k],
+                        (engine, k as u64),
+                        "item {k} on its block's engine"
+                    );
+                    k += 1;
+                }
+            }
+            // In another target order, the parts follow the view's order.
+            let reversed = client.view((0..n).rev().collect::<Vec<_>>())?;
+            let placed = reversed.parallel(&tagged).call(0..10u64)?;
+            assert_eq!(
+                placed.iter().map(|p| p.1).collect::<Vec<_>>(),
+                (0..10).collect::<Vec<_>>()
+            );
+            assert_eq!(placed[0].0, n - 1);
+            // A failing part fails the call, naming its engine.
+            let err = dview.parallel(&tagged).call(10..20u64).unwrap_err();
+            let [e] = err.remote_errors() else {
+                panic!("{err}")
+            };
+            let holder = mpiview::partition::block_counts(10, n)
+                .iter()
+                .scan(10u64, |start, &c| {
+                    let range = *start..*start + c as u64;
+                    *start += c as u64;
+                    Some(range)
+                })
+                .position(|r| r.contains(&13))
+                .unwrap();
+            assert_eq!((e.engine, e.call), (holder, Call::Apply));
+            // remote: bound to the view, the same argument everywhere.
+            let plus_view = dview.remote(&plus);
+            assert_eq!(
+                plus_view.call(7)?,
+                (0..n as u64).map(|k| k + 7).collect::<Vec<_>>()
+            );
+            assert_eq!(client.engine(-1)?.remote(&plus).call(1)?, n as u64);
+            assert_eq!(
+                plus_view.call_async(0)?.get()?,
+                (0..n as u64).collect::<Vec<_>>()
+            );
+            Ok(())
+        })
+    }
+);

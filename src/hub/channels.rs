@@ -58,6 +58,22 @@ impl Hub {
         Ok(id)
     }
 
+    /// Submits one request with a different content for each engine of `targets`
+    /// (`make(id, position)`), each sent directly: one id, tracked like [`submit`](Self::submit).
+    pub(crate) fn submit_each(
+        &self,
+        targets: &Rc<[EngineId]>,
+        mut make: impl FnMut(RequestId, usize) -> Request,
+    ) -> Result<RequestId> {
+        let id = self.next_id();
+        let requests: Vec<Request> = (0..targets.len()).map(|pos| make(id, pos)).collect();
+        self.track(targets, id, What::of(&requests[0]), None);
+        for (&engine, request) in targets.iter().zip(requests) {
+            self.send_direct(engine, request)?;
+        }
+        Ok(id)
+    }
+
     /// Sends `request`, which expects no reply, to every engine of `targets`.
     pub(crate) fn send_untracked(&self, targets: &Rc<[EngineId]>, request: Request) -> Result<()> {
         if !self.broadcasts(targets) {

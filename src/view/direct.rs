@@ -51,10 +51,10 @@ use crate::value::{Element, NamespaceValue, TypeSpec, Value};
 /// }
 /// ```
 pub struct DirectView<M: Multiplicity = Many> {
-    hub: Rc<Hub>,
-    targets: Rc<[EngineId]>,
+    pub(super) hub: Rc<Hub>,
+    pub(super) targets: Rc<[EngineId]>,
     /// How long blocking calls wait (`None`: as long as it takes).
-    limit: Option<Duration>,
+    pub(super) limit: Option<Duration>,
     _shape: PhantomData<M>,
 }
 

@@ -3,9 +3,11 @@
 
 mod balanced;
 mod direct;
+mod parallel;
 
 pub use balanced::LoadBalancedView;
 pub use direct::DirectView;
+pub use parallel::{ParallelFunction, RemoteFunction};
 
 use std::cell::RefCell;
 use std::rc::Rc;
