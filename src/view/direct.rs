@@ -13,7 +13,7 @@ use crate::balance::job::MapSpec;
 use crate::error::{Call, Error, RemoteError, RemoteErrorKind, Result};
 use crate::hub::Hub;
 use crate::hub::tracking::failures;
-use crate::ids::EngineId;
+use crate::ids::{EngineId, RequestId};
 use crate::protocol::Request;
 use crate::registry::{Remote, Task};
 use crate::result::{
@@ -319,13 +319,22 @@ impl<M: Multiplicity> DirectView<M> {
         let id = self
             .hub
             .submit(&self.targets, |id| Request::Apply { id, func, args })?;
-        Ok(AsyncResult::new(
+        Ok(self.applied(id, func))
+    }
+
+    /// The result of apply request `id` of function `func` on this view's engines.
+    pub(super) fn applied<R: DeserializeOwned>(
+        &self,
+        id: RequestId,
+        func: u32,
+    ) -> AsyncResult<R, M> {
+        AsyncResult::new(
             self.hub.clone(),
             id,
             self.targets.clone(),
             decode_value::<R>,
             (Call::Apply, self.hub.registry.name(func).to_string()),
-        ))
+        )
     }
 
     /// Same as [`apply`](Self::apply) (IPython Parallel's name for the non-blocking form).

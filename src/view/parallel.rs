@@ -5,11 +5,11 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::DirectView;
-use crate::error::{Call, Error, RemoteError, Result};
+use crate::error::{Error, RemoteError, Result};
 use crate::partition::block_counts;
 use crate::protocol::Request;
 use crate::registry::Remote;
-use crate::result::{AsyncResult, Multiplicity, decode_value};
+use crate::result::{AsyncResult, Multiplicity};
 
 impl<M: Multiplicity> DirectView<M> {
     /// Calls `f` on every engine of the view, each with its own argument, without waiting:
@@ -49,13 +49,7 @@ impl<M: Multiplicity> DirectView<M> {
                 func,
                 args: encoded.next().expect("one argument per engine"),
             })?;
-        Ok(AsyncResult::new(
-            self.hub.clone(),
-            id,
-            self.targets.clone(),
-            decode_value::<R>,
-            (Call::Apply, self.hub.registry.name(func).to_string()),
-        ))
+        Ok(self.applied(id, func))
     }
 
     /// IPython Parallel's `@dview.parallel()`: `f` takes one engine's part of a sequence and
