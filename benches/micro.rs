@@ -226,9 +226,10 @@ fn print_table(args: &Args, report: &Json) {
         args.rounds
     );
     println!(
-        "{:>5} | {:>17} | {:>17} | {:>17} | {:>22} | {:>9} | {:>17} | {:>17} | {:>17}",
+        "{:>5} | {:>17} | {:>11} | {:>17} | {:>17} | {:>22} | {:>9} | {:>17} | {:>17} | {:>17}",
         "ranks",
         "apply us (x raw)",
+        "captured us",
         "idle apply us",
         "push+pull us (x)",
         "tasks/s (x farm)",
@@ -240,10 +241,11 @@ fn print_table(args: &Args, report: &Json) {
     for p in report["points"].as_array().into_iter().flatten() {
         let ratio = |a: f64, b: f64| a / b;
         println!(
-            "{:>5} | {:>8.2} ({:>5.2}x) | {:>7.1} / {:>5.1}  | {:>8.2} ({:>5.2}x) | {:>10.0} ({:>5.2}x) | {:>9.1} | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x)",
+            "{:>5} | {:>8.2} ({:>5.2}x) | {:>11.2} | {:>7.1} / {:>5.1}  | {:>8.2} ({:>5.2}x) | {:>10.0} ({:>5.2}x) | {:>9.1} | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x) | {:>7.2} ({:>5.2}x)",
             p["ranks"],
             f(p, "apply_sync_us"),
             ratio(f(p, "apply_sync_us"), f(p, "raw_bcast_gather_us")),
+            f(p, "apply_captured_us"),
             f(p, "idle_apply_sync_us"),
             f(p, "raw_idle_bcast_gather_us"),
             f(p, "push_pull_us"),
@@ -478,6 +480,12 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
             let r: Vec<u64> = dview.apply_sync(&trivial, 7).expect("apply");
             assert_eq!(r.len(), engines);
         });
+        // The same with what the call prints captured on the engines and brought back.
+        let capturing = dview.capture_output(true);
+        let apply_captured = per_call(21, 1000, || {
+            let r: Vec<u64> = capturing.apply_sync(&trivial, 7).expect("apply");
+            assert_eq!(r.len(), engines);
+        });
         // The round trip to engines that have been idle (asleep between tests) for a while.
         let after_idle = mpiview_apps::stats::median_duration((0..IDLE_ROUNDS).map(|_| {
             std::thread::sleep(IDLE);
@@ -564,6 +572,7 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
         };
         support::emit(&json!({
             "apply_sync_us": apply.as_secs_f64() * 1e6,
+            "apply_captured_us": apply_captured.as_secs_f64() * 1e6,
             "idle_apply_sync_us": after_idle.as_secs_f64() * 1e6,
             "push_pull_us": push_pull.as_secs_f64() * 1e6,
             "lb_tasks_per_s": tasks_per_s,

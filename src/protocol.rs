@@ -59,14 +59,20 @@ pub(crate) struct Envelope {
 /// Controller → engine.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
-    /// Call a registered function once; reply `Value`.
+    /// Call a registered function once; reply `Value`. `capture`: what it prints comes back
+    /// with the reply.
     Apply {
         id: RequestId,
         func: u32,
         args: Vec<u8>,
+        capture: bool,
     },
-    /// Run a registered task; reply `Ack`.
-    Execute { id: RequestId, task: u32 },
+    /// Run a registered task; reply `Ack` (with what it printed, if `capture`).
+    Execute {
+        id: RequestId,
+        task: u32,
+        capture: bool,
+    },
     /// Call a registered function on each item of a chunk; reply `Items`.
     Map {
         id: RequestId,
@@ -148,6 +154,15 @@ pub(crate) struct Reply {
     /// When it finished.
     pub completed: f64,
     pub body: ReplyBody,
+    /// What the call printed, for requests that asked for it.
+    pub output: Option<Output>,
+}
+
+/// What a call wrote to stdout and stderr on its engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -269,12 +284,13 @@ mod tests {
             id: 7,
             func: 1,
             args: vec![1, 2, 3],
+            capture: false,
         };
         let (f, bulk) = frame(&small).unwrap();
         assert!(bulk.is_none());
         match unframe(&f).unwrap() {
             Frame::Inline(body) => match decode::<Request>(body).unwrap() {
-                Request::Apply { id, func, args } => {
+                Request::Apply { id, func, args, .. } => {
                     assert_eq!((id, func, args), (7, 1, vec![1, 2, 3]))
                 }
                 other => panic!("{other:?}"),
@@ -285,6 +301,7 @@ mod tests {
             id: 8,
             func: 0,
             args: vec![9; INLINE_MAX * 2],
+            capture: true,
         };
         let (f, bulk) = frame(&big).unwrap();
         let bulk = bulk.expect("bulk body");
@@ -307,6 +324,7 @@ mod tests {
             started: 1.7e9,
             completed: 1.7e9 + 1.0,
             body: ReplyBody::Ack,
+            output: None,
         };
         let slot = Slot::encode(&ack, Slot::MIN).unwrap().expect("an ack fits");
         assert_eq!(slot.len(), Slot::MIN);

@@ -26,8 +26,8 @@ use crate::ids::{IdMap, IdSet, RequestId, ViewId};
 use crate::order::{Acceptor, Channel};
 use crate::partition::block_len;
 use crate::protocol::{
-    Envelope, Frame, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG, decode,
-    unframe,
+    Envelope, Frame, Output, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG,
+    decode, unframe,
 };
 use crate::registry::{Failure, Registry};
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
@@ -188,11 +188,24 @@ impl Server<'_> {
 
     /// Sends `body` as the reply to `incoming`: directly, or into its view's reply gather.
     fn answer(&mut self, incoming: &Incoming, id: RequestId, started: f64, body: ReplyBody) {
+        self.answer_with(incoming, id, started, body, None);
+    }
+
+    /// [`answer`](Self::answer), with what the call printed.
+    fn answer_with(
+        &mut self,
+        incoming: &Incoming,
+        id: RequestId,
+        started: f64,
+        body: ReplyBody,
+        output: Option<Output>,
+    ) {
         let reply = Reply {
             id,
             started,
             completed: clock::now(),
             body,
+            output,
         };
         let result = self.send_reply(incoming, &reply);
         if let Err(e) = result {
@@ -236,7 +249,7 @@ impl Server<'_> {
         // Calls of registered code can be aborted until they start.
         let abortable = match &incoming.request {
             Request::Map { id, func, .. } | Request::Apply { id, func, .. } => Some((*id, *func)),
-            Request::Execute { id, task } => Some((*id, *task)),
+            Request::Execute { id, task, .. } => Some((*id, *task)),
             _ => None,
         };
         if let Some((id, code)) = abortable
@@ -252,8 +265,10 @@ impl Server<'_> {
             return Ok(());
         }
         let started = clock::now();
-        if let Some((id, body)) = handle_simple(&mut self.state, self.registry, &incoming.request) {
-            self.answer(&incoming, id, started, body);
+        if let Some((id, body, output)) =
+            handle_simple(&mut self.state, self.registry, &incoming.request)
+        {
+            self.answer_with(&incoming, id, started, body, output);
             return Ok(());
         }
         match &incoming.request {

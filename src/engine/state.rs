@@ -20,6 +20,8 @@ pub(crate) struct EngineState {
     pub pool: BufferPool,
     /// Every engine's rank, without the controller (`None` outside a running job).
     pub engines: Option<SimpleCommunicator>,
+    /// Where calls that asked for it print.
+    pub capture: super::capture::Capture,
 }
 
 impl EngineState {
@@ -31,6 +33,7 @@ impl EngineState {
             namespace: Namespace::new(),
             pool: BufferPool::with_limit(usize::try_from(pool_bytes).unwrap_or(usize::MAX)),
             engines: None,
+            capture: Default::default(),
         }
     }
 

@@ -198,8 +198,8 @@ impl Hub {
         let delivery = self.link.borrow_mut().poll()?;
         let mut any = false;
         match delivery {
-            Some(Delivery::Local(id, started, completed, body)) => {
-                self.file(0, id, started, completed, body);
+            Some(Delivery::Local(id, started, completed, body, output)) => {
+                self.file(0, id, started, completed, body, output);
                 any = true;
             }
             Some(Delivery::Mpi(received)) => {
@@ -269,6 +269,7 @@ impl Hub {
             started,
             completed,
             body,
+            output,
         } = reply;
         // Where a pulled array's data comes from: the view's data communicator for a broadcast
         // request, the direct channel otherwise. (Task replies, the most frequent, skip this.)
@@ -305,7 +306,7 @@ impl Hub {
             }
             other => Body::from_plain(other),
         };
-        self.file(engine, id, started, completed, body);
+        self.file(engine, id, started, completed, body, output);
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::engine::handle_simple;
 use crate::engine::state::{EngineState, namespace_failure};
 use crate::error::Result;
 use crate::ids::{EngineId, IdMap, RequestId, ViewId};
-use crate::protocol::{Envelope, Frame, Reply, Request, TAG_MSG, decode, unframe};
+use crate::protocol::{Envelope, Frame, Output, Reply, Request, TAG_MSG, decode, unframe};
 use crate::registry::Registry;
 use crate::reply::Body;
 
@@ -126,7 +126,7 @@ impl MpiLink {
 /// The in-process engine of a one-rank run: requests run when they are sent.
 pub(crate) struct LocalLink {
     pub state: EngineState,
-    replies: VecDeque<(RequestId, f64, f64, Body)>,
+    replies: VecDeque<(RequestId, f64, f64, Body, Option<Output>)>,
 }
 
 impl LocalLink {
@@ -143,7 +143,7 @@ impl LocalLink {
     /// Runs `request` now; its reply waits to be polled.
     fn run(&mut self, registry: &Registry, request: &Request) {
         let started = crate::clock::now();
-        let (id, body) = match request {
+        let (id, body, output) = match request {
             Request::Pull { id, names } => {
                 let values = names
                     .iter()
@@ -155,17 +155,17 @@ impl LocalLink {
                             .map_err(namespace_failure)
                     })
                     .collect();
-                (*id, Body::Pulled(values))
+                (*id, Body::Pulled(values), None)
             }
             other => match handle_simple(&mut self.state, registry, other) {
-                Some((id, body)) => (id, Body::from_plain(body)),
+                Some((id, body, output)) => (id, Body::from_plain(body), output),
                 // Control messages (abort, shutdown) mean nothing to the in-process engine, and
                 // data moves are done by the hub directly on its state.
                 None => return,
             },
         };
         self.replies
-            .push_back((id, started, crate::clock::now(), body));
+            .push_back((id, started, crate::clock::now(), body, output));
     }
 }
 
@@ -173,8 +173,8 @@ impl LocalLink {
 pub(crate) enum Delivery {
     /// From an MPI engine, still to be completed (pulled arrays received).
     Mpi(Received),
-    /// From the in-process engine: its id, start and end times, and content.
-    Local(RequestId, f64, f64, Body),
+    /// From the in-process engine: its id, start and end times, content and captured output.
+    Local(RequestId, f64, f64, Body, Option<Output>),
 }
 
 /// The controller's transport.
@@ -207,7 +207,7 @@ impl Link {
             Link::Local(l) => Ok(l
                 .replies
                 .pop_front()
-                .map(|(id, s, c, b)| Delivery::Local(id, s, c, b))),
+                .map(|(id, s, c, b, o)| Delivery::Local(id, s, c, b, o))),
         }
     }
 

@@ -7,6 +7,7 @@ use super::Hub;
 use super::views::SlotKey;
 use crate::error::{Call, Error, RemoteError, Result};
 use crate::ids::{EngineId, RequestId, ViewId};
+use crate::protocol::Output;
 use crate::protocol::{Request, SHUTDOWN_ID};
 use crate::reply::{Body, remote_error};
 
@@ -16,6 +17,8 @@ pub(crate) struct Answer {
     pub completed: f64,
     pub received: f64,
     pub body: Body,
+    /// What the call printed, if it was captured.
+    pub output: Option<Output>,
 }
 
 /// A direct request in flight or answered.
@@ -155,6 +158,7 @@ impl Hub {
         started: f64,
         completed: f64,
         body: Body,
+        output: Option<Output>,
     ) {
         let mut state = self.state.borrow_mut();
         if id == SHUTDOWN_ID {
@@ -190,6 +194,7 @@ impl Hub {
             completed,
             received: crate::clock::now(),
             body,
+            output,
         });
         let finished = t.orphaned && t.is_complete();
         state.awaiting[engine] = state.awaiting[engine].saturating_sub(1);

@@ -14,6 +14,7 @@ use crate::hub::Hub;
 use crate::hub::tracking::{Answer, Tracked};
 use crate::ids::EngineId;
 use crate::ids::RequestId;
+use crate::protocol::Output;
 use crate::registry::Failure;
 use crate::reply::{Body, remote_error};
 
@@ -255,6 +256,41 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         })
     }
 
+    /// What each engine's call printed to stdout, in target order (lossy UTF-8): empty for an
+    /// engine that has not answered yet, or for a view without
+    /// [`capture_output`](crate::DirectView::capture_output).
+    pub fn stdout(&self) -> Vec<String> {
+        self.outputs(|o| &o.stdout)
+    }
+
+    /// What each engine's call printed to stderr, in target order, like [`stdout`](Self::stdout).
+    pub fn stderr(&self) -> Vec<String> {
+        self.outputs(|o| &o.stderr)
+    }
+
+    fn outputs(&self, stream: impl Fn(&Output) -> &Vec<u8>) -> Vec<String> {
+        self.hub.pump_available();
+        self.hub.with_tracked(self.id, |t| {
+            t.answers
+                .iter()
+                .map(|a| {
+                    a.as_ref()
+                        .and_then(|a| a.output.as_ref())
+                        .map(|o| String::from_utf8_lossy(stream(o)).into_owned())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+    }
+
+    /// Prints what the engines' calls printed, as IPython Parallel's `display_outputs`: for each
+    /// engine in target order, `[stdout:ID]` and its output on this process's stdout, then
+    /// `[stderr:ID]` and its errors on stderr (engines that printed nothing are left out).
+    pub fn display_outputs(&self) {
+        print!("{}", labelled("stdout", &self.targets, &self.stdout()));
+        eprint!("{}", labelled("stderr", &self.targets, &self.stderr()));
+    }
+
     /// When the request was submitted.
     pub fn submitted(&self) -> SystemTime {
         self.hub
@@ -312,6 +348,22 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
     fn complete_timings(&self) -> Option<Vec<EngineTiming>> {
         self.timings().into_iter().collect()
     }
+}
+
+/// Each engine's non-empty output under a `[stream:ID]` line, as IPython Parallel shows it.
+fn labelled(stream: &str, engines: &[EngineId], outputs: &[String]) -> String {
+    let mut text = String::new();
+    for (engine, output) in engines.iter().zip(outputs) {
+        if output.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("[{stream}:{engine}] "));
+        text.push_str(output);
+        if !output.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// The values, or every error together.

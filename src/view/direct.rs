@@ -55,6 +55,8 @@ pub struct DirectView<M: Multiplicity = Many> {
     pub(super) targets: Rc<[EngineId]>,
     /// How long blocking calls wait (`None`: as long as it takes).
     pub(super) limit: Option<Duration>,
+    /// `apply` and `execute` capture what the call prints on the engines.
+    pub(super) capture: bool,
     _shape: PhantomData<M>,
 }
 
@@ -64,6 +66,7 @@ impl<M: Multiplicity> Clone for DirectView<M> {
             hub: self.hub.clone(),
             targets: self.targets.clone(),
             limit: self.limit,
+            capture: self.capture,
             _shape: PhantomData,
         }
     }
@@ -81,6 +84,7 @@ impl<M: Multiplicity> DirectView<M> {
             hub,
             targets: targets.into(),
             limit: None,
+            capture: false,
             _shape: PhantomData,
         }
     }
@@ -109,6 +113,26 @@ impl<M: Multiplicity> DirectView<M> {
     pub fn timeout(&self, limit: Duration) -> Self {
         DirectView {
             limit: Some(limit),
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this view whose `apply` and `execute` capture what the call prints on each
+    /// engine (stdout and stderr, C libraries' included) and bring it back with the result:
+    /// [`AsyncResult::stdout`], [`AsyncResult::stderr`], [`AsyncResult::display_outputs`], as
+    /// IPython Parallel does. Without it (the default) engines print straight to the launcher's
+    /// output, as any MPI program does; so does everything printed outside captured calls.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client, f: &mpiview::Remote<(), ()>) -> mpiview::Result<()> {
+    /// let ar = client.direct_view().capture_output(true).apply(f, ())?;
+    /// ar.wait(None)?;
+    /// ar.display_outputs(); // [stdout:0] ... per engine, in target order
+    /// # Ok(()) }
+    /// ```
+    pub fn capture_output(&self, capture: bool) -> Self {
+        DirectView {
+            capture,
             ..self.clone()
         }
     }
@@ -316,9 +340,12 @@ impl<M: Multiplicity> DirectView<M> {
     ) -> Result<AsyncResult<R, M>> {
         let args = postcard::to_stdvec(&args)?;
         let func = f.index();
-        let id = self
-            .hub
-            .submit(&self.targets, |id| Request::Apply { id, func, args })?;
+        let id = self.hub.submit(&self.targets, |id| Request::Apply {
+            id,
+            func,
+            args,
+            capture: self.capture,
+        })?;
         Ok(self.applied(id, func))
     }
 
@@ -364,9 +391,11 @@ impl<M: Multiplicity> DirectView<M> {
     /// (`dview.execute(...)`).
     pub fn execute(&self, task: &Task) -> Result<AsyncResult<(), M>> {
         let task = task.index();
-        let id = self
-            .hub
-            .submit(&self.targets, |id| Request::Execute { id, task })?;
+        let id = self.hub.submit(&self.targets, |id| Request::Execute {
+            id,
+            task,
+            capture: self.capture,
+        })?;
         Ok(AsyncResult::new(
             self.hub.clone(),
             id,

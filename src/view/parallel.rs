@@ -48,6 +48,7 @@ impl<M: Multiplicity> DirectView<M> {
                 id,
                 func,
                 args: encoded.next().expect("one argument per engine"),
+                capture: self.capture,
             })?;
         Ok(self.applied(id, func))
     }

@@ -1,0 +1,87 @@
+//! What a call prints, captured: the process's stdout and stderr (descriptors 1 and 2, so C
+//! libraries' output too) point into two memory files while the call runs, and go back where
+//! they were after it. Output written outside captured calls reaches the terminal as always.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::protocol::Output;
+
+/// The two memory files a captured call writes into, made on first use and reused.
+#[derive(Default)]
+pub(crate) struct Capture {
+    files: Option<[File; 2]>,
+}
+
+impl Capture {
+    /// Runs `f` with stdout and stderr captured; its result and what it printed. Where the
+    /// memory files cannot be made (not Linux), `f` runs without capture and the output is
+    /// empty.
+    pub(crate) fn around<T>(&mut self, f: impl FnOnce() -> T) -> (T, Output) {
+        if self.files.is_none() {
+            self.files = memory_file("mpiview-stdout")
+                .and_then(|out| Some([out, memory_file("mpiview-stderr")?]));
+        }
+        let Some(files) = &mut self.files else {
+            return (f(), Output::default());
+        };
+        flush_all();
+        let saved = [redirect(1, &files[0]), redirect(2, &files[1])];
+        let value = f();
+        flush_all();
+        for (fd, saved) in [1, 2].into_iter().zip(saved) {
+            if let Some(saved) = saved {
+                // SAFETY: dup2 of a descriptor this process owns onto 1 or 2.
+                unsafe { libc::dup2(saved.as_raw_fd(), fd) };
+            }
+        }
+        let [out, err] = files;
+        let output = Output {
+            stdout: take_contents(out),
+            stderr: take_contents(err),
+        };
+        (value, output)
+    }
+}
+
+/// A file in memory (`memfd_create`), or `None` where it cannot be made.
+fn memory_file(name: &str) -> Option<File> {
+    let name = std::ffi::CString::new(name).expect("no NUL in the name");
+    // SAFETY: memfd_create reads a NUL-terminated name; the descriptor it returns is new.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    // SAFETY: a new descriptor this process owns, given to exactly one `File`.
+    (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
+}
+
+/// Points descriptor `fd` at `file`; the descriptor it had, to put back.
+fn redirect(fd: i32, file: &File) -> Option<OwnedFd> {
+    // SAFETY: dup of descriptor 1 or 2 gives a new descriptor this process then owns.
+    let saved = unsafe { libc::dup(fd) };
+    if saved < 0 {
+        return None;
+    }
+    // SAFETY: dup2 of a descriptor this process owns onto 1 or 2.
+    unsafe { libc::dup2(file.as_raw_fd(), fd) };
+    // SAFETY: `saved` is new and owned by nothing else.
+    Some(unsafe { OwnedFd::from_raw_fd(saved) })
+}
+
+/// Flushes Rust's and C's buffered output, so that it lands where the descriptors point now.
+fn flush_all() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: fflush(NULL) flushes every C output stream.
+    unsafe { libc::fflush(std::ptr::null_mut()) };
+}
+
+/// What `file` holds, read from the start; it is emptied for the next call.
+fn take_contents(file: &mut File) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    let _ = file.set_len(0);
+    let _ = file.seek(SeekFrom::Start(0));
+    bytes
+}
