@@ -457,3 +457,44 @@ fn output_body() {
         Ok(())
     }));
 }
+
+mpi_test!(pulls_arrive_while_the_driver_goes_on, [1, 2, 3, 5], {
+    let mut cluster = Cluster::init().expect("MPI");
+    let n = cluster.n_engines();
+    let nap = cluster.register("nap", |ms: u64| {
+        std::thread::sleep(Duration::from_millis(ms))
+    });
+    cluster.run(|client| -> Result<(), Error> {
+        let dview = client.direct_view();
+        let rows = 1000 * n + 7;
+        let data = ndarray::Array1::from_iter((0..rows).map(|i| i as f64));
+        dview.scatter("x", &data)?;
+        dview.push("k", 5i64)?;
+        // Queued behind a 300 ms call: the pulls return at once and answer later.
+        let busy = dview.apply(&nap, 300)?;
+        let parts = dview.pull_async::<ndarray::ArrayD<f64>>("x")?;
+        let k = dview.pull_async::<i64>("k")?;
+        if !client.is_local() {
+            assert!(!parts.ready() && !k.ready(), "the engines are still asleep");
+        }
+        assert_eq!(k.get()?, vec![5; n]);
+        let parts = parts.get()?;
+        let joined: Vec<f64> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert_eq!(joined, data.to_vec());
+        busy.get()?;
+        // Missing names and wrong types come back as remote errors of the pull.
+        let missing = dview.pull_async::<f64>("nothing")?.get().unwrap_err();
+        assert!(
+            missing
+                .remote_errors()
+                .iter()
+                .all(|e| e.call == Call::Pull && e.kind == RemoteErrorKind::MissingName)
+        );
+        let wrong = dview.pull_async::<String>("k")?.get_each()?;
+        assert!(wrong.iter().all(|r| {
+            r.as_ref()
+                .is_err_and(|e| e.remote_errors()[0].kind == RemoteErrorKind::WrongType)
+        }));
+        Ok(())
+    })
+});

@@ -36,6 +36,23 @@ pub(crate) fn decode_value<R: serde::de::DeserializeOwned>(
     }
 }
 
+/// The one value of a pull reply, as `T`.
+pub(crate) fn decode_pulled<T: crate::value::NamespaceValue>(
+    body: &Body,
+) -> std::result::Result<T, Failure> {
+    match body {
+        Body::Pulled(items) => match items.first() {
+            Some(Ok(value)) => T::from_value(value.clone()).map_err(|why| Failure {
+                kind: crate::error::RemoteErrorKind::WrongType,
+                message: why,
+            }),
+            Some(Err(failure)) => Err(failure.clone()),
+            None => Err(Failure::bad_payload("a pull reply without its value")),
+        },
+        _ => Err(Failure::bad_payload("unexpected reply to a pull")),
+    }
+}
+
 /// An acknowledgement as `()`.
 pub(crate) fn decode_ack(body: &Body) -> std::result::Result<(), Failure> {
     match body {

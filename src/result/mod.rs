@@ -10,7 +10,7 @@ pub(crate) mod progress;
 mod timing;
 
 pub use async_result::AsyncResult;
-pub(crate) use async_result::{decode_ack, decode_value};
+pub(crate) use async_result::{decode_ack, decode_pulled, decode_value};
 pub use map_ref_iter::MapRefIter;
 pub use map_result::{MapIter, MapResult, TaskResult, TaskTiming};
 pub use multiplicity::{Many, Multiplicity, One};

@@ -17,7 +17,8 @@ use crate::ids::{EngineId, RequestId};
 use crate::protocol::Request;
 use crate::registry::{Remote, Task};
 use crate::result::{
-    AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_value,
+    AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_pulled,
+    decode_value,
 };
 use crate::value::{Element, NamespaceValue, TypeSpec, Value};
 
@@ -181,6 +182,33 @@ impl<M: Multiplicity> DirectView<M> {
     /// Stores several values at once (`dview.push({'a': a, 'b': b})`).
     pub fn push_values(&self, values: Vec<(String, Value)>) -> Result<()> {
         self.hub.push(&self.targets, values, self.limit)
+    }
+
+    /// [`pull`](Self::pull) without waiting (IPython Parallel's `pull(..., block=False)`): the
+    /// values arrive while the driver does other work (arrays included: their data is received
+    /// whenever the controller waits for anything). Each `get` decodes afresh, copying arrays:
+    /// read a large array once.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client) -> mpiview::Result<()> {
+    /// let dview = client.direct_view();
+    /// let pending = dview.pull_async::<f64>("x")?;
+    /// // ... submit other work ...
+    /// let xs: Vec<f64> = pending.get()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pull_async<T: NamespaceValue>(&self, name: &str) -> Result<AsyncResult<T, M>> {
+        let names = vec![(name.to_string(), T::spec())];
+        let id = self
+            .hub
+            .submit(&self.targets, |id| Request::Pull { id, names })?;
+        Ok(AsyncResult::new(
+            self.hub.clone(),
+            id,
+            self.targets.clone(),
+            decode_pulled::<T>,
+            (Call::Pull, "pull".to_string()),
+        ))
     }
 
     /// The value of `name` on each engine, as `T` (`dview["a"]`, `dview.pull("a")`).
