@@ -61,7 +61,7 @@ impl<M: Multiplicity> DirectView<M> {
     /// ```no_run
     /// # fn demo(client: &mpiview::Client, square_all: &mpiview::Remote<Vec<f64>, Vec<f64>>)
     /// # -> mpiview::Result<()> {
-    /// let squares = client.direct_view().parallel(square_all).call(0..100)?;
+    /// let squares = client.direct_view().parallel(square_all).call((0..100).map(f64::from))?;
     /// # Ok(()) }
     /// ```
     pub fn parallel<'v, A, R>(
