@@ -75,9 +75,13 @@ fn flush_all() {
     unsafe { libc::fflush(std::ptr::null_mut()) };
 }
 
-/// What `file` holds, read from the start; it is emptied for the next call.
+/// What `file` holds, read from the start; it is emptied for the next call. (Writes leave the
+/// offset at the end: an offset of 0 means nothing was written, and costs one call to learn.)
 fn take_contents(file: &mut File) -> Vec<u8> {
     let mut bytes = Vec::new();
+    if file.stream_position().is_ok_and(|end| end == 0) {
+        return bytes;
+    }
     if file.seek(SeekFrom::Start(0)).is_ok() {
         let _ = file.read_to_end(&mut bytes);
     }
