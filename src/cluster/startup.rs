@@ -14,7 +14,7 @@ use crate::comm::collective::ROOT;
 use crate::comm::node::{self, NodeInfo};
 use crate::comm::p2p::{Mailbox, Outbox, RawComm, any_source};
 use crate::comm::poll::{self, Backoff};
-use crate::comm::view_comms::{ViewComms, duplicates};
+use crate::comm::view_comms::{InFlight, ViewComms, duplicates};
 use crate::comm::{doorbell, p2p};
 use crate::error::{Error, Result};
 use crate::nodes::{EngineInfo, Node, group_by_key, parse_override};
@@ -76,11 +76,13 @@ pub(super) struct Comms {
 /// Makes the start-up communicators (collective over `world`).
 pub(super) fn communicators(world: &SimpleCommunicator) -> Comms {
     let node = node::discover(world);
-    let mut dups = duplicates(world, 3).into_iter();
+    // Every rank has made the same communicators so far (the engines make their own after the
+    // greeting): the duplicates can be in flight together.
+    let mut dups = duplicates(world, 3, InFlight::Together).into_iter();
     let ctrl = dups.next().expect("three duplicates");
     let factory = dups.next().expect("three duplicates");
     let engines_parent = dups.next().expect("three duplicates");
-    let all = ViewComms::duplicate(world);
+    let all = ViewComms::duplicate(world, InFlight::Together);
     Comms {
         ctrl,
         factory,

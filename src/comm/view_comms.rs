@@ -25,11 +25,12 @@ pub(crate) struct ViewComms {
 
 impl ViewComms {
     /// The communicators of a view whose members are exactly the ranks of `comm` (the
-    /// all-engines view: a duplicate of the world), made with nonblocking duplicates. Collective
-    /// over `comm`.
-    pub(crate) fn duplicate(comm: &SimpleCommunicator) -> ViewComms {
+    /// all-engines view: a duplicate of the world), made with nonblocking duplicates in flight
+    /// as `in_flight` says. Collective over `comm`.
+    pub(crate) fn duplicate(comm: &SimpleCommunicator, in_flight: InFlight) -> ViewComms {
         let with_control = comm.size() > 2;
-        let mut dups = duplicates(comm, if with_control { 3 } else { 1 }).into_iter();
+        let n = if with_control { 3 } else { 1 };
+        let mut dups = duplicates(comm, n, in_flight).into_iter();
         let data = dups.next().expect("one duplicate");
         let control = with_control.then(|| {
             (
@@ -54,7 +55,7 @@ impl ViewComms {
         let base = factory
             .split_by_subgroup_with_tag(&group, view as i32)
             .ok_or_else(|| Error::Runtime("MPI_Comm_create_group gave no communicator".into()))?;
-        Ok(ViewComms::duplicate(&base))
+        Ok(ViewComms::duplicate(&base, InFlight::OneAtATime))
     }
 
     pub(crate) fn data(&self) -> RawComm {
@@ -82,31 +83,55 @@ impl ViewComms {
     }
 }
 
-/// `n` duplicates of `comm`, each made with a nonblocking `MPI_Comm_idup` waited for with backoff
-/// before the next is posted. Collective over `comm`.
+/// How many duplicates of one communicator may be in flight together.
 ///
-/// One at a time, never several in flight on one parent: Open MPI 4.1.4 sometimes never
-/// completes one rank's share of concurrent idups of one communicator once the ranks' tables of
-/// communicator ids differ (after a communicator some of them are not in, such as the engines'
-/// own, or a view's). A C program (a split with `MPI_UNDEFINED` on rank 0, then three idups of
-/// the world in flight together, on 5 ranks) hung in 4 of 270 runs and in none of 210 with the
-/// idups one after the other; mpiview's 5-rank test of bounded calls on the 3-node test cluster
-/// stalled in 2 of 13 runs with a view's idups posted together.
-pub(crate) fn duplicates(comm: &SimpleCommunicator, n: usize) -> Vec<SimpleCommunicator> {
-    (0..n).map(|_| duplicate(comm)).collect()
+/// Open MPI 4.1.4 sometimes never completes one rank's share of concurrent idups of one
+/// communicator once the ranks' tables of communicator ids differ, which happens after a
+/// communicator some ranks are not in (the engines' own, a view's). A C program (a split with
+/// `MPI_UNDEFINED` on rank 0, then three idups of the world in flight together, on 5 ranks) hung
+/// in 4 of 270 runs, and in none of 210 with the idups one after the other; mpiview's 5-rank
+/// test of bounded calls on the 3-node test cluster stalled in 2 of 13 runs with a view's idups
+/// posted together. One at a time costs a round of agreement each: 5.7 ms against 1.7 ms for
+/// three at 3 ranks, 31 against 11 ms at 33 (oversubscribed, C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InFlight {
+    /// All posted together: only while every rank has made the same communicators (start-up,
+    /// before the engines' own).
+    Together,
+    /// Each waited for before the next is posted.
+    OneAtATime,
 }
 
-/// One nonblocking duplicate of `comm`, waited for with backoff. Collective over `comm`.
-fn duplicate(comm: &SimpleCommunicator) -> SimpleCommunicator {
-    let mut handle = MaybeUninit::<ffi::MPI_Comm>::uninit();
-    let mut raw = request_null();
-    // SAFETY: MPI_Comm_idup writes the new handle when the request completes; `handle` is not
-    // moved or read before the request has completed below.
-    let mut pending = unsafe {
-        ffi::MPI_Comm_idup(comm.as_raw(), handle.as_mut_ptr(), &mut raw);
-        [Pending::new(raw, false)]
-    };
-    super::request::wait_all(&mut pending, 0, &mut || true);
-    // SAFETY: the idup has completed, so the handle was written.
-    unsafe { SimpleCommunicator::from_raw(handle.assume_init()) }
+/// `n` duplicates of `comm`, made with nonblocking `MPI_Comm_idup`s waited for with backoff.
+/// Collective over `comm`.
+pub(crate) fn duplicates(
+    comm: &SimpleCommunicator,
+    n: usize,
+    in_flight: InFlight,
+) -> Vec<SimpleCommunicator> {
+    match in_flight {
+        InFlight::OneAtATime => (0..n)
+            .map(|_| duplicates(comm, 1, InFlight::Together).remove(0))
+            .collect(),
+        InFlight::Together => {
+            let mut handles: Vec<MaybeUninit<ffi::MPI_Comm>> =
+                (0..n).map(|_| MaybeUninit::uninit()).collect();
+            let mut pending: Vec<Pending> = Vec::with_capacity(n);
+            for h in handles.iter_mut() {
+                let mut raw = request_null();
+                // SAFETY: MPI_Comm_idup writes the new handle when the request completes;
+                // `handles` is not moved or read before every request has completed below.
+                unsafe {
+                    ffi::MPI_Comm_idup(comm.as_raw(), h.as_mut_ptr(), &mut raw);
+                    pending.push(Pending::new(raw, false));
+                }
+            }
+            super::request::wait_all(&mut pending, 0, &mut || true);
+            handles
+                .into_iter()
+                // SAFETY: every idup has completed, so every handle was written.
+                .map(|h| unsafe { SimpleCommunicator::from_raw(h.assume_init()) })
+                .collect()
+        }
+    }
 }
