@@ -78,8 +78,15 @@ pub(crate) fn terminal_above(own: &Stderr, ancestors: &[Ancestor]) -> Option<Pat
     None
 }
 
-/// The terminal of the launcher that started this process, if it has one (Linux `/proc`).
+/// The terminal of the launcher that started this process, if it has one: looked up once (every
+/// wait with progress asks, and the launcher does not change).
 pub(crate) fn launcher_terminal() -> Option<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(find_launcher_terminal).clone()
+}
+
+/// Looks for the launcher's terminal up this process's ancestors (Linux `/proc`).
+fn find_launcher_terminal() -> Option<PathBuf> {
     let own = stderr_of("self");
     let mut ancestors = Vec::new();
     let mut pid = parent_of("self")?;

@@ -2,10 +2,11 @@
 //! the pipe to an MPI launcher whose own stderr is a terminal (`mpirun -n 16 app` run by hand:
 //! see [`launcher_terminal`](super::launcher_terminal)); plain progress lines (at most one every
 //! few seconds) when a bar was asked for but nobody watches a terminal, so that batch logs show
-//! progress too. `MPIVIEW_PROGRESS` forces it: `1` shows progress where a view's setting is
+//! progress too. Automatic progress shows nothing before a wait has lasted 200 ms, so loops of
+//! short calls draw nothing. `MPIVIEW_PROGRESS` forces it: `1` shows progress where a view's setting is
 //! automatic, `0` never shows any.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -53,9 +54,14 @@ fn bar_target() -> Option<ProgressDrawTarget> {
     ))
 }
 
-/// A progress display: done / total, rate and ETA.
+/// A progress display: done / total, rate and ETA. Automatic progress shows nothing until its
+/// wait has lasted [`SHOW_AFTER`]: a loop of short calls draws no bars and pays no drawing.
+/// Progress a view asked for ([`ShowProgress::Always`]) shows from the start.
 pub(crate) struct Progress {
-    kind: Kind,
+    show: ShowProgress,
+    /// Shown only once the wait has lasted [`SHOW_AFTER`].
+    delayed: bool,
+    kind: RefCell<Kind>,
     total: Option<u64>,
     unit: &'static str,
     start: Instant,
@@ -63,7 +69,12 @@ pub(crate) struct Progress {
     done: Cell<u64>,
 }
 
+/// How long a wait goes before its progress shows.
+const SHOW_AFTER: Duration = Duration::from_millis(200);
+
 enum Kind {
+    /// Not shown yet (the wait is young).
+    Waiting,
     Hidden,
     Bar(ProgressBar),
     Lines,
@@ -72,33 +83,17 @@ enum Kind {
 impl Progress {
     /// A display of `total` `unit`s (unknown for an endless stream).
     pub(crate) fn new(total: Option<u64>, unit: &'static str, show: ShowProgress) -> Progress {
+        let delayed = show == ShowProgress::Auto;
         let show = show.under(crate::settings::get().progress);
-        let target = match show {
-            ShowProgress::Never => None,
-            _ => bar_target(),
-        };
         let kind = match show {
             ShowProgress::Never => Kind::Hidden,
-            _ if target.is_some() => {
-                let target = target.expect("checked");
-                let bar = ProgressBar::with_draw_target(total, target);
-                let template = match total {
-                    Some(_) => format!(
-                        "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
-                    ),
-                    None => format!(
-                        "{{spinner}} {{pos}} {unit} {{per_sec}} elapsed {{elapsed_precise}}"
-                    ),
-                };
-                bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
-                Kind::Bar(bar)
-            }
-            ShowProgress::Always => Kind::Lines,
-            ShowProgress::Auto => Kind::Hidden,
+            _ => Kind::Waiting,
         };
         let now = Instant::now();
         Progress {
-            kind,
+            show,
+            delayed,
+            kind: RefCell::new(kind),
             total,
             unit,
             start: now,
@@ -107,11 +102,38 @@ impl Progress {
         }
     }
 
+    /// What to show, once the wait has lasted [`SHOW_AFTER`].
+    fn appear(&self) -> Kind {
+        if let Some(target) = bar_target() {
+            let unit = self.unit;
+            let bar = ProgressBar::with_draw_target(self.total, target);
+            let template = match self.total {
+                Some(_) => format!(
+                    "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
+                ),
+                None => {
+                    format!("{{spinner}} {{pos}} {unit} {{per_sec}} elapsed {{elapsed_precise}}")
+                }
+            };
+            bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+            bar.set_elapsed(self.start.elapsed());
+            return Kind::Bar(bar);
+        }
+        match self.show {
+            ShowProgress::Always => Kind::Lines,
+            _ => Kind::Hidden,
+        }
+    }
+
     /// Sets the number done.
     pub(crate) fn set(&self, done: u64) {
         self.done.set(done);
-        match &self.kind {
-            Kind::Hidden => {}
+        let mut kind = self.kind.borrow_mut();
+        if matches!(*kind, Kind::Waiting) && (!self.delayed || self.start.elapsed() >= SHOW_AFTER) {
+            *kind = self.appear();
+        }
+        match &*kind {
+            Kind::Waiting | Kind::Hidden => {}
             Kind::Bar(bar) => bar.set_position(done),
             Kind::Lines => {
                 if self.last_line.get().elapsed() >= LINE_EVERY {
@@ -148,10 +170,17 @@ impl Progress {
         };
     }
 
-    /// Marks the display done.
+    /// Marks the display done (a display that never showed stays silent).
     pub(crate) fn finish(&self) {
-        match &self.kind {
-            Kind::Hidden => {}
+        let mut kind = self.kind.borrow_mut();
+        if matches!(*kind, Kind::Waiting) && !self.delayed {
+            *kind = self.appear();
+            if let Kind::Bar(bar) = &*kind {
+                bar.set_position(self.done.get());
+            }
+        }
+        match &*kind {
+            Kind::Waiting | Kind::Hidden => {}
             Kind::Bar(bar) => bar.finish(),
             Kind::Lines => self.line(),
         }
