@@ -154,6 +154,16 @@ impl PipedTerminal {
     fn put(&self, s: &str) -> io::Result<()> {
         io::stderr().write_all(s.as_bytes())
     }
+
+    /// Moves the cursor `n` places in `direction` (the ANSI letter: A up, B down, C right, D
+    /// left); nothing for 0.
+    fn move_cursor(&self, n: usize, direction: char) -> io::Result<()> {
+        if n > 0 {
+            self.put(&format!("\x1b[{n}{direction}"))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl indicatif::TermLike for PipedTerminal {
@@ -162,35 +172,19 @@ impl indicatif::TermLike for PipedTerminal {
     }
 
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.put(&format!("\x1b[{n}A"))
-        } else {
-            Ok(())
-        }
+        self.move_cursor(n, 'A')
     }
 
     fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.put(&format!("\x1b[{n}B"))
-        } else {
-            Ok(())
-        }
+        self.move_cursor(n, 'B')
     }
 
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.put(&format!("\x1b[{n}C"))
-        } else {
-            Ok(())
-        }
+        self.move_cursor(n, 'C')
     }
 
     fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.put(&format!("\x1b[{n}D"))
-        } else {
-            Ok(())
-        }
+        self.move_cursor(n, 'D')
     }
 
     fn write_line(&self, s: &str) -> io::Result<()> {

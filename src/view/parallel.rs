@@ -89,8 +89,7 @@ impl<A: Serialize, R: DeserializeOwned, M: Multiplicity> ParallelFunction<'_, A,
     /// Splits `items` by the block rule over the view's engines and calls the function on each
     /// part, without waiting: each engine's list of results, in target order.
     pub fn call_async(&self, items: impl IntoIterator<Item = A>) -> Result<AsyncResult<Vec<R>, M>> {
-        let mut items = items.into_iter();
-        let total: Vec<A> = items.by_ref().collect();
+        let total: Vec<A> = items.into_iter().collect();
         let counts = block_counts(total.len(), self.view.targets.len());
         let mut rest = total.into_iter();
         let parts: Vec<Vec<A>> = counts
