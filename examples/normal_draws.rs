@@ -13,32 +13,41 @@
 
 use std::process::ExitCode;
 
-use mpiview::{Cluster, Result};
+use mpiview::{Cluster, Context, Result, remote};
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 const SEED: u64 = 2026;
 
+/// This engine's stream: seeded by its engine id.
+fn engine_stream(ctx: &Context) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(SEED ^ ctx.engine_id() as u64)
+}
+
+/// `n` standard normals.
+#[remote]
+fn draw(ctx: &mut Context, n: usize) -> Vec<f64> {
+    let mut rng = engine_stream(ctx);
+    (0..n).map(|_| rng.sample(StandardNormal)).collect()
+}
+
+/// The mean, max and min of `n` standard normals (Problem 3).
+#[remote]
+fn stats(ctx: &mut Context, n: usize) -> (f64, f64, f64) {
+    let mut rng = engine_stream(ctx);
+    let (mut sum, mut max, mut min) = (0.0f64, f64::NEG_INFINITY, f64::INFINITY);
+    for _ in 0..n {
+        let x: f64 = rng.sample(StandardNormal);
+        sum += x;
+        max = max.max(x);
+        min = min.min(x);
+    }
+    (sum / n as f64, max, min)
+}
+
 fn main() -> ExitCode {
-    let mut cluster = Cluster::init().expect("MPI starts");
-    let draw = cluster.register_with_context("draw", |ctx, n: usize| {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED ^ ctx.engine_id() as u64);
-        Ok((0..n)
-            .map(|_| rng.sample(StandardNormal))
-            .collect::<Vec<f64>>())
-    });
-    let stats = cluster.register_with_context("stats", |ctx, n: usize| {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED ^ ctx.engine_id() as u64);
-        let (mut sum, mut max, mut min) = (0.0f64, f64::NEG_INFINITY, f64::INFINITY);
-        for _ in 0..n {
-            let x: f64 = rng.sample(StandardNormal);
-            sum += x;
-            max = max.max(x);
-            min = min.min(x);
-        }
-        Ok((sum / n as f64, max, min))
-    });
+    let cluster = Cluster::init().expect("MPI starts");
 
     cluster.run(|client| -> Result<()> {
         let dview = client.direct_view();

@@ -13,14 +13,22 @@
 
 use std::process::ExitCode;
 
-use mpiview::{Cluster, Result};
+use mpiview::{Cluster, Context, Result, remote};
+
+/// `a + b` from the engine's namespace.
+#[remote]
+fn add_ab(ctx: &mut Context) -> Result<i64> {
+    Ok(ctx.get::<i64>("a")? + ctx.get::<i64>("b")?)
+}
+
+/// `x + y` of its arguments.
+#[remote]
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
 
 fn main() -> ExitCode {
-    let mut cluster = Cluster::init().expect("MPI starts");
-    let add_ab = cluster.register_with_context("add_ab", |ctx, ()| {
-        Ok(ctx.get::<i64>("a")? + ctx.get::<i64>("b")?)
-    });
-    let add = cluster.register("add", |(x, y): (i64, i64)| x + y);
+    let cluster = Cluster::init().expect("MPI starts");
 
     cluster.run(|client| -> Result<()> {
         let n = client.n_engines();

@@ -14,22 +14,25 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mpiview::{Cluster, Result};
+use mpiview::{Cluster, Result, remote};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Longest sleep of a task (the blog post uses 5 s; short here so the demo runs quickly).
 const MAX_SLEEP: Duration = Duration::from_millis(300);
 
+/// Sleeps a random time, then returns this engine's process id and `factor` times a random
+/// number. The random stream is keyed by the task's input, not by the engine.
+#[remote]
+fn random_number(factor: u64) -> (u32, f64) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(factor);
+    let r: f64 = rng.random();
+    std::thread::sleep(MAX_SLEEP.mul_f64(r));
+    (std::process::id(), factor as f64 * r)
+}
+
 fn main() -> ExitCode {
-    let mut cluster = Cluster::init().expect("MPI starts");
-    let random_number = cluster.register("random_number", |factor: u64| {
-        // The random stream is keyed by the task's input, not by the engine.
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(factor);
-        let r: f64 = rng.random();
-        std::thread::sleep(MAX_SLEEP.mul_f64(r));
-        (std::process::id(), factor as f64 * r)
-    });
+    let cluster = Cluster::init().expect("MPI starts");
 
     cluster.run(|client| -> Result<()> {
         let pids: BTreeSet<u32> = client.engines().iter().map(|e| e.pid).collect();

@@ -14,24 +14,26 @@
 use std::process::ExitCode;
 
 use mpiview::partition::block_range;
-use mpiview::{Cluster, Result};
+use mpiview::{Cluster, Context, Result, remote};
 use ndarray::Array1;
 
-fn main() -> ExitCode {
-    let mut cluster = Cluster::init().expect("MPI starts");
-    let sum_partition = cluster.register_task("b = a_partition.sum()", |ctx| {
-        let b = ctx.array::<i64>("a_partition")?.sum();
-        ctx.set("b", b);
-        Ok(())
-    });
+/// `b = a_partition.sum()`, on each engine's namespace.
+#[remote]
+fn sum_partition(ctx: &mut Context) -> Result<()> {
+    let b = ctx.array::<i64>("a_partition")?.sum();
+    ctx.set("b", b);
+    Ok(())
+}
 
+fn main() -> ExitCode {
+    let cluster = Cluster::init().expect("MPI starts");
     cluster.run(|client| -> Result<()> {
         let n = client.n_engines();
         let a = Array1::from_iter(0..10i64);
         let dview = client.direct_view();
         dview.scatter("a_partition", &a)?;
         for id in client.ids() {
-            let part: Vec<i64> = client.engine(id as isize)?.pull("a_partition")?;
+            let part: Vec<i64> = client.engine(id)?.pull("a_partition")?;
             println!("client[{id}]['a_partition'] = {part:?}");
             let expected: Vec<i64> = block_range(10, n, id).map(|i| i as i64).collect();
             assert_eq!(part, expected);

@@ -57,6 +57,11 @@ pub enum Error {
     /// Reading or writing a file.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A name missing from an engine's namespace, or holding another type (inside a remote
+    /// function that returns [`Result`]: `ctx.get::<f64>("x")?`). It comes back to the driver
+    /// with its kind, [`RemoteErrorKind::MissingName`] or [`RemoteErrorKind::WrongType`].
+    #[error("{0}")]
+    Namespace(#[from] crate::namespace::NamespaceError),
 }
 
 impl Error {

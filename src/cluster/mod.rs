@@ -67,8 +67,9 @@ impl Cluster {
             .ok_or_else(|| Error::Runtime("MPI is already initialised in this process".into()))?;
         check_thread_level(level)?;
         let world = universe.world();
+        let registry = Registry::with_attributed().map_err(Error::Usage)?;
         Ok(Cluster {
-            registry: Registry::default(),
+            registry,
             world,
             _universe: universe,
         })

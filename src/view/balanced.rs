@@ -184,9 +184,10 @@ impl LoadBalancedView {
         R: DeserializeOwned + 'static,
         I: Iterator<Item = A> + 'static,
     {
+        let func = self.hub.registry.resolve(f.key())?;
         let spec = MapSpec {
-            func: f.index(),
-            name: self.hub.registry.name(f.index()).to_string(),
+            func,
+            name: self.hub.registry.name(func).to_string(),
             targets: self.targets.clone(),
             total,
             retries: self.retries,

@@ -15,7 +15,7 @@ use crate::hub::Hub;
 use crate::hub::tracking::failures;
 use crate::ids::{EngineId, RequestId};
 use crate::protocol::Request;
-use crate::registry::{Remote, Task};
+use crate::registry::{Executable, Remote};
 use crate::result::{
     AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_pulled,
     decode_value,
@@ -367,7 +367,7 @@ impl<M: Multiplicity> DirectView<M> {
         args: A,
     ) -> Result<AsyncResult<R, M>> {
         let args = postcard::to_stdvec(&args)?;
-        let func = f.index();
+        let func = self.hub.registry.resolve(f.key())?;
         let id = self.hub.submit(&self.targets, |id| Request::Apply {
             id,
             func,
@@ -417,8 +417,8 @@ impl<M: Multiplicity> DirectView<M> {
 
     /// Runs a registered task on every engine's namespace without waiting
     /// (`dview.execute(...)`).
-    pub fn execute(&self, task: &Task) -> Result<AsyncResult<(), M>> {
-        let task = task.index();
+    pub fn execute(&self, task: &impl Executable) -> Result<AsyncResult<(), M>> {
+        let task = self.hub.registry.resolve(task.task().key())?;
         let id = self.hub.submit(&self.targets, |id| Request::Execute {
             id,
             task,
@@ -434,7 +434,7 @@ impl<M: Multiplicity> DirectView<M> {
     }
 
     /// Runs a registered task on every engine and waits.
-    pub fn execute_sync(&self, task: &Task) -> Result<()> {
+    pub fn execute_sync(&self, task: &impl Executable) -> Result<()> {
         let result = self.execute(task)?;
         match self.limit {
             Some(limit) => result.get_timeout(limit).map(|_| ()),
@@ -454,9 +454,10 @@ impl<M: Multiplicity> DirectView<M> {
         R: DeserializeOwned + 'static,
         I: Iterator<Item = A> + 'static,
     {
+        let func = self.hub.registry.resolve(f.key())?;
         let spec = MapSpec {
-            func: f.index(),
-            name: self.hub.registry.name(f.index()).to_string(),
+            func,
+            name: self.hub.registry.name(func).to_string(),
             targets: self.targets.clone(),
             total,
             retries: 0,

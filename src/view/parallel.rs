@@ -40,7 +40,7 @@ impl<M: Multiplicity> DirectView<M> {
                 self.targets.len()
             )));
         }
-        let func = f.index();
+        let func = self.hub.registry.resolve(f.key())?;
         let mut encoded = encoded.into_iter();
         let id = self
             .hub

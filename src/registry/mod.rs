@@ -1,11 +1,15 @@
 //! The table of remote functions every rank builds, in the same order, before the driver runs.
 //!
-//! Code never crosses ranks: a [`Remote`] handle is an index into this table plus the argument
-//! and result types, and every rank runs the same binary, so the index names the same function
-//! everywhere. Arguments and results travel encoded with postcard. At start-up the controller
+//! Code never crosses ranks: a [`Remote`] handle names a function of this table (a `#[remote]`
+//! function by its path, a registered closure by its place in registration order) plus the
+//! argument and result types, and every rank runs the same binary, so the name means the same
+//! function everywhere. Arguments and results travel encoded with postcard. At start-up the controller
 //! compares a fingerprint of every rank's table (names and type signatures) and refuses to run if
 //! they differ.
 
+mod attributed;
+
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
@@ -17,6 +21,8 @@ use crate::last_words;
 use crate::namespace::{Namespace, NamespaceError};
 use crate::panic_guard::call_catching;
 use crate::targets::EngineId;
+
+pub use attributed::{Attributed, Fallible, plain, with_context};
 
 /// What a registered function sees of the engine it runs on.
 ///
@@ -104,14 +110,24 @@ impl DerefMut for Context<'_> {
     }
 }
 
-/// A typed handle to a registered function taking `A` and returning `R`.
+/// A typed handle to a remote function taking `A` and returning `R`.
 ///
-/// Obtained from [`Cluster::register`](crate::Cluster::register) or
-/// [`Cluster::register_with_context`](crate::Cluster::register_with_context); valid on every
-/// rank because every rank registers the same functions in the same order.
+/// Made by [`#[remote]`](crate::remote) on a `fn` (a constant named like the function, known to
+/// every rank by its path), or returned by [`Cluster::register`](crate::Cluster::register) /
+/// [`Cluster::register_with_context`](crate::Cluster::register_with_context) (valid on every rank
+/// because every rank registers the same closures in the same order).
 pub struct Remote<A, R> {
-    index: u32,
+    key: Key,
     _types: PhantomData<fn(A) -> R>,
+}
+
+/// How a handle names its function in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// A registered closure: its place in registration order.
+    Index(u32),
+    /// A `#[remote]` function: its path (`module_path!()::name`).
+    Path(&'static str),
 }
 
 impl<A, R> Clone for Remote<A, R> {
@@ -124,13 +140,26 @@ impl<A, R> Copy for Remote<A, R> {}
 
 impl<A, R> std::fmt::Debug for Remote<A, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Remote#{}", self.index)
+        match self.key {
+            Key::Index(i) => write!(f, "Remote#{i}"),
+            Key::Path(path) => write!(f, "Remote({path})"),
+        }
     }
 }
 
 impl<A, R> Remote<A, R> {
-    pub(crate) fn index(&self) -> u32 {
-        self.index
+    /// The handle `#[remote]` writes for the function at `path`. Not for direct use: the
+    /// attribute also puts the function in the link-time table this path is looked up in.
+    #[doc(hidden)]
+    pub const fn __attributed(path: &'static str) -> Self {
+        Remote {
+            key: Key::Path(path),
+            _types: PhantomData,
+        }
+    }
+
+    pub(crate) fn key(&self) -> Key {
+        self.key
     }
 }
 
@@ -138,12 +167,39 @@ impl<A, R> Remote<A, R> {
 /// (the counterpart of IPython Parallel's `execute`).
 #[derive(Clone, Copy, Debug)]
 pub struct Task {
-    index: u32,
+    key: Key,
+}
+
+/// What [`DirectView::execute`](crate::DirectView::execute) runs: a [`Task`], or a remote
+/// function of no arguments that returns nothing (a `#[remote] fn f(ctx: &mut Context) ->
+/// Result<()>`).
+pub trait Executable: sealed::Sealed {
+    /// The function's name in the table.
+    #[doc(hidden)]
+    fn task(&self) -> Task;
+}
+
+impl Executable for Task {
+    fn task(&self) -> Task {
+        *self
+    }
+}
+
+impl Executable for Remote<(), ()> {
+    fn task(&self) -> Task {
+        Task { key: self.key }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Task {}
+    impl Sealed for super::Remote<(), ()> {}
 }
 
 impl Task {
-    pub(crate) fn index(&self) -> u32 {
-        self.index
+    pub(crate) fn key(&self) -> Key {
+        self.key
     }
 }
 
@@ -156,7 +212,14 @@ pub(crate) struct Failure {
 
 impl Failure {
     fn from_box(e: BoxError) -> Failure {
-        let kind = match e.downcast_ref::<NamespaceError>() {
+        // Directly, or inside mpiview's error (a function returning `mpiview::Result`).
+        let namespace =
+            e.downcast_ref::<NamespaceError>()
+                .or_else(|| match e.downcast_ref::<crate::Error>() {
+                    Some(crate::Error::Namespace(n)) => Some(n),
+                    _ => None,
+                });
+        let kind = match namespace {
             Some(NamespaceError::Missing(_)) => RemoteErrorKind::MissingName,
             Some(NamespaceError::WrongType { .. }) => RemoteErrorKind::WrongType,
             None => RemoteErrorKind::Failed,
@@ -225,32 +288,18 @@ struct Entry {
     map: Option<Box<MapFn>>,
 }
 
-/// The function table (built on every rank by `Cluster::register*`).
-#[derive(Default)]
-pub(crate) struct Registry {
-    entries: Vec<Entry>,
+/// A function ready for the table: its type signature (for the fingerprint) and how to call it
+/// on encoded arguments, one or mapped.
+#[doc(hidden)]
+pub struct Adapter {
+    signature: String,
+    call: Box<CallFn>,
+    map: Option<Box<MapFn>>,
 }
 
-impl Registry {
-    fn push(
-        &mut self,
-        name: &str,
-        signature: String,
-        call: Box<CallFn>,
-        map: Option<Box<MapFn>>,
-    ) -> u32 {
-        let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 functions");
-        self.entries.push(Entry {
-            name: name.to_string(),
-            signature,
-            call,
-            map,
-        });
-        index
-    }
-
-    /// Registers a function of its arguments.
-    pub(crate) fn register<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+impl Adapter {
+    /// A function of its arguments; a panic is a failure.
+    pub(crate) fn plain<A, R, F>(f: F) -> Adapter
     where
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
@@ -268,14 +317,15 @@ impl Registry {
                 call_catching(|| g(a)).map_err(Failure::panicked)
             })
         });
-        Remote {
-            index: self.push(name, signature::<A, R>("fn"), call, Some(map)),
-            _types: PhantomData,
+        Adapter {
+            signature: signature::<A, R>("fn"),
+            call,
+            map: Some(map),
         }
     }
 
-    /// Registers a fallible function that also sees the engine's namespace.
-    pub(crate) fn register_with_context<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    /// A fallible function that also sees the engine's namespace.
+    pub(crate) fn with_context<A, R, F>(f: F) -> Adapter
     where
         A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
@@ -297,8 +347,85 @@ impl Registry {
                 Err(msg) => Err(Failure::panicked(msg)),
             })
         });
+        Adapter {
+            signature: signature::<A, R>("ctx"),
+            call,
+            map: Some(map),
+        }
+    }
+}
+
+/// The function table every rank builds: first the `#[remote]` functions of the program, by
+/// path, then the closures `Cluster::register*` adds, in registration order.
+#[derive(Default)]
+pub(crate) struct Registry {
+    entries: Vec<Entry>,
+    by_path: HashMap<&'static str, u32>,
+}
+
+impl Registry {
+    /// The table with every `#[remote]` function linked into the program, sorted by path (the
+    /// same on every rank of one binary, whatever order the linker chose). Errors if two share
+    /// a path (two functions of one name in different function bodies of one module).
+    pub(crate) fn with_attributed() -> Result<Registry, String> {
+        Registry::of(inventory::iter::<Attributed>().collect())
+    }
+
+    /// The table of `found`, sorted by path; an error if two share one.
+    fn of(mut found: Vec<&Attributed>) -> Result<Registry, String> {
+        found.sort_by_key(|a| a.path);
+        for pair in found.windows(2) {
+            if pair[0].path == pair[1].path {
+                return Err(format!(
+                    "two #[remote] functions have the path `{}` (at {} and {}): rename one",
+                    pair[0].path, pair[0].site, pair[1].site
+                ));
+            }
+        }
+        let mut registry = Registry::default();
+        for attributed in found {
+            let mut adapter = (attributed.make)();
+            // The path is the function's identity: two ranks agree when they agree on it.
+            adapter.signature = format!("{} {}", attributed.path, adapter.signature);
+            let index = registry.push(attributed.name, adapter);
+            registry.by_path.insert(attributed.path, index);
+        }
+        Ok(registry)
+    }
+
+    fn push(&mut self, name: &str, adapter: Adapter) -> u32 {
+        let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 functions");
+        self.entries.push(Entry {
+            name: name.to_string(),
+            signature: adapter.signature,
+            call: adapter.call,
+            map: adapter.map,
+        });
+        index
+    }
+
+    /// Registers a function of its arguments.
+    pub(crate) fn register<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(A) -> R + 'static,
+    {
         Remote {
-            index: self.push(name, signature::<A, R>("ctx"), call, Some(map)),
+            key: Key::Index(self.push(name, Adapter::plain(f))),
+            _types: PhantomData,
+        }
+    }
+
+    /// Registers a fallible function that also sees the engine's namespace.
+    pub(crate) fn register_with_context<A, R, F>(&mut self, name: &str, f: F) -> Remote<A, R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        F: Fn(&mut Context<'_>, A) -> Result<R, BoxError> + 'static,
+    {
+        Remote {
+            key: Key::Index(self.push(name, Adapter::with_context(f))),
             _types: PhantomData,
         }
     }
@@ -314,8 +441,28 @@ impl Registry {
                 .map_err(Failure::from_box)?;
             Ok(Vec::new())
         });
+        let adapter = Adapter {
+            signature: "task".into(),
+            call,
+            map: None,
+        };
         Task {
-            index: self.push(name, "task".into(), call, None),
+            key: Key::Index(self.push(name, adapter)),
+        }
+    }
+
+    /// Where a handle's function is in the table.
+    pub(crate) fn resolve(&self, key: Key) -> crate::Result<u32> {
+        match key {
+            Key::Index(i) if (i as usize) < self.entries.len() => Ok(i),
+            Key::Index(i) => Err(crate::Error::Usage(format!(
+                "no registered function #{i}: a handle from another cluster?"
+            ))),
+            Key::Path(path) => self.by_path.get(path).copied().ok_or_else(|| {
+                crate::Error::Usage(format!(
+                    "`{path}` is not in this program's table of #[remote] functions"
+                ))
+            }),
         }
     }
 
@@ -416,9 +563,10 @@ mod tests {
         let mut reg = Registry::default();
         let add = reg.register("add", |(a, b): (i64, i64)| a + b);
         let mut ns = Namespace::new();
-        let r: i64 = ctx_call(&reg, add.index(), &mut ns, (2i64, 3i64)).unwrap();
+        let r: i64 =
+            ctx_call(&reg, reg.resolve(add.key()).unwrap(), &mut ns, (2i64, 3i64)).unwrap();
         assert_eq!(r, 5);
-        assert_eq!(reg.name(add.index()), "add");
+        assert_eq!(reg.name(reg.resolve(add.key()).unwrap()), "add");
     }
 
     #[test]
@@ -431,20 +579,33 @@ mod tests {
         });
         let mut ns = Namespace::new();
         ns.set("s", "str".to_string());
-        let e = ctx_call::<_, i64>(&reg, div.index(), &mut ns, (1i64, 0i64)).unwrap_err();
+        let e = ctx_call::<_, i64>(&reg, reg.resolve(div.key()).unwrap(), &mut ns, (1i64, 0i64))
+            .unwrap_err();
         assert_eq!(e.kind, RemoteErrorKind::Panicked);
         assert!(e.message.contains("divide by zero"), "{}", e.message);
-        let e = ctx_call::<_, f64>(&reg, get.index(), &mut ns, "x".to_string()).unwrap_err();
+        let e = ctx_call::<_, f64>(
+            &reg,
+            reg.resolve(get.key()).unwrap(),
+            &mut ns,
+            "x".to_string(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, RemoteErrorKind::MissingName);
-        let e = ctx_call::<_, f64>(&reg, get.index(), &mut ns, "s".to_string()).unwrap_err();
+        let e = ctx_call::<_, f64>(
+            &reg,
+            reg.resolve(get.key()).unwrap(),
+            &mut ns,
+            "s".to_string(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, RemoteErrorKind::WrongType);
-        let e = ctx_call::<_, ()>(&reg, fail.index(), &mut ns, ()).unwrap_err();
+        let e = ctx_call::<_, ()>(&reg, reg.resolve(fail.key()).unwrap(), &mut ns, ()).unwrap_err();
         assert_eq!(
             (e.kind, e.message.as_str()),
             (RemoteErrorKind::Failed, "nope")
         );
         // postcard is not self-describing: too few bytes is what it can detect.
-        let e = ctx_call::<_, i64>(&reg, div.index(), &mut ns, ()).unwrap_err();
+        let e = ctx_call::<_, i64>(&reg, reg.resolve(div.key()).unwrap(), &mut ns, ()).unwrap_err();
         assert_eq!(e.kind, RemoteErrorKind::BadPayload);
     }
 
@@ -456,7 +617,7 @@ mod tests {
         let mut ctx = Context::new(0, 1, &mut ns);
         let mapped = reg
             .map(
-                inv.index(),
+                reg.resolve(inv.key()).unwrap(),
                 &mut ctx,
                 &postcard::to_stdvec(&vec![1i64, 0, 4]).unwrap(),
             )
@@ -486,5 +647,67 @@ mod tests {
         assert_ne!(a.fingerprint(), c.fingerprint());
         assert_eq!(a.fingerprint(), d.fingerprint());
         assert_eq!(a.len(), 2);
+    }
+
+    /// Two attribute functions of the test module (their table entries are in this test binary).
+    #[crate::remote]
+    fn halve(x: u64) -> u64 {
+        x / 2
+    }
+
+    #[crate::remote]
+    fn stored(ctx: &mut Context, name: String) -> crate::Result<f64> {
+        Ok(ctx.get::<f64>(&name)?)
+    }
+
+    #[test]
+    fn attribute_functions_are_found_by_path_before_closures() {
+        let mut reg = Registry::with_attributed().unwrap();
+        let closure = reg.register("closure", |x: u64| x + 1);
+        let (h, s) = (
+            reg.resolve(halve.key()).unwrap(),
+            reg.resolve(stored.key()).unwrap(),
+        );
+        assert!(h < reg.resolve(closure.key()).unwrap());
+        assert_eq!((reg.name(h), reg.name(s)), ("halve", "stored"));
+        let mut ns = Namespace::new();
+        ns.set("pi", 3.5f64);
+        assert_eq!(ctx_call::<_, u64>(&reg, h, &mut ns, 9u64).unwrap(), 4);
+        assert_eq!(
+            ctx_call::<_, f64>(&reg, s, &mut ns, "pi".to_string()).unwrap(),
+            3.5
+        );
+        let e = ctx_call::<_, f64>(&reg, s, &mut ns, "e".to_string()).unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::MissingName);
+        // The path is part of the signature the fingerprint hashes.
+        let entry = &reg.entries[h as usize];
+        assert!(
+            entry
+                .signature
+                .starts_with("mpiview::registry::tests::halve fn(u64)"),
+            "{}",
+            entry.signature
+        );
+        let missing: Remote<u64, u64> = Remote::__attributed("nowhere::f");
+        assert!(reg.resolve(missing.key()).is_err());
+        assert!(reg.resolve(Key::Index(10_000)).is_err());
+    }
+
+    #[test]
+    fn attribute_tables_sort_by_path_and_refuse_a_shared_one() {
+        fn make() -> Adapter {
+            Adapter::plain(|x: u64| x)
+        }
+        let b = Attributed::new("m::b", "b", "m.rs:1", make);
+        let a = Attributed::new("m::a", "a", "m.rs:2", make);
+        let again = Attributed::new("m::b", "b", "m.rs:3", make);
+        let reg = Registry::of(vec![&b, &a]).unwrap();
+        assert_eq!(reg.names(), ["a", "b"]);
+        assert_eq!(reg.resolve(Key::Path("m::b")).unwrap(), 1);
+        let err = Registry::of(vec![&b, &a, &again]).err().unwrap();
+        assert!(err.contains("`m::b` (at m.rs:1 and m.rs:3)"), "{err}");
+        // The same functions found in another order make the same table.
+        let other = Registry::of(vec![&a, &b]).unwrap();
+        assert_eq!(reg.fingerprint(), other.fingerprint());
     }
 }
