@@ -169,7 +169,7 @@ pub mod __private {
 extern crate self as mpiview;
 pub use result::{
     AsyncResult, EngineTiming, Many, MapIter, MapRefIter, MapResult, Multiplicity, One,
-    ShowProgress, TaskResult, TaskTiming,
+    ShowProgress, TaskResult, TaskTiming, TransferResult,
 };
 pub use targets::{EngineId, EngineIndex, Targets};
 pub use value::{DType, Element, NamespaceValue, Value};

@@ -23,14 +23,55 @@ fn to_int(n: usize) -> i32 {
     i32::try_from(n).expect("count checked against max_count")
 }
 
-/// Broadcasts `data` from the root (controller side).
-pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut Idle<'_>) {
+/// The root's side of a collective, started: its requests, then the count arrays they read
+/// (dropped after the requests complete: fields drop in order).
+pub(crate) struct Started {
+    pending: Vec<Pending>,
+    _layout: Option<(Vec<i32>, Vec<i32>)>,
+    bytes: usize,
+}
+
+impl Started {
+    /// Whether every request has completed (tests each one not yet done).
+    pub(crate) fn test(&mut self) -> bool {
+        let mut all = true;
+        for p in &mut self.pending {
+            if !p.is_done() && p.test().is_none() {
+                all = false;
+            }
+        }
+        all
+    }
+
+    /// Waits for every request, calling `idle` between rounds of tests.
+    pub(crate) fn wait(mut self, idle: &mut Idle<'_>) {
+        wait_all(&mut self.pending, self.bytes, idle);
+    }
+
+    /// Adds the requests of `other` after these (started after them).
+    pub(crate) fn then(mut self, other: Started) -> Started {
+        self.pending.extend(other.pending);
+        self.bytes += other.bytes;
+        // Only one collective of a chain reads count arrays: the last.
+        if other._layout.is_some() {
+            self._layout = other._layout;
+        }
+        self
+    }
+}
+
+/// Starts a broadcast of `data` from the root (controller side).
+///
+/// # Safety
+/// `data` must stay valid and unchanged until the result has completed or been dropped.
+pub(crate) unsafe fn start_bcast_root<T: Equivalence>(comm: RawComm, data: &[T]) -> Started {
     let datatype = T::equivalent_datatype();
+    let mut pending = Vec::new();
     for piece in pieces(data.len()) {
         let chunk = &data[piece];
         let mut raw = request_null();
         // SAFETY: at the root MPI_Ibcast only reads the buffer, so handing it a pointer derived
-        // from a shared slice is sound; the request completes before `chunk` goes out of scope.
+        // from a shared slice is sound; the caller keeps it alive until completion.
         unsafe {
             ffi::MPI_Ibcast(
                 chunk.as_ptr() as *mut _,
@@ -40,9 +81,20 @@ pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut I
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(chunk), idle);
+            pending.push(Pending::new(raw, false));
         }
     }
+    Started {
+        pending,
+        _layout: None,
+        bytes: std::mem::size_of_val(data),
+    }
+}
+
+/// Broadcasts `data` from the root (controller side).
+pub(crate) fn bcast_root<T: Equivalence>(comm: RawComm, data: &[T], idle: &mut Idle<'_>) {
+    // SAFETY: waited for before `data` goes out of scope.
+    unsafe { start_bcast_root(comm, data) }.wait(idle);
 }
 
 /// Receives a broadcast from the root into `buf` (engine side).
@@ -71,21 +123,24 @@ fn fits_one_collective(total: usize) -> bool {
     total <= max_count()
 }
 
-/// Scatters `data` from the root: engine `i` (comm rank `i + 1`) gets `counts[i]` elements, in
-/// order. Controller side.
-pub(crate) fn scatterv_root<T: Equivalence>(
+/// Starts scattering `data` from the root: engine `i` (comm rank `i + 1`) gets `counts[i]`
+/// elements, in order. Controller side.
+///
+/// # Safety
+/// `data` must stay valid and unchanged until the result has completed or been dropped.
+pub(crate) unsafe fn start_scatterv_root<T: Equivalence>(
     comm: RawComm,
     data: &[T],
     counts: &[usize],
-    idle: &mut Idle<'_>,
-) {
+) -> Started {
     debug_assert_eq!(counts.iter().sum::<usize>(), data.len());
+    let bytes = std::mem::size_of_val(data);
     if fits_one_collective(data.len()) {
         let (c, displs) = root_layout(counts);
         let datatype = T::equivalent_datatype();
         let mut raw = request_null();
-        // SAFETY: the root only reads `data` (as in `bcast_root`); the count arrays and `data`
-        // live until the request completes below.
+        // SAFETY: the root only reads `data` (as in `start_bcast_root`), which the caller keeps
+        // alive; the count arrays move into the result, which drops them after the request.
         unsafe {
             ffi::MPI_Iscatterv(
                 data.as_ptr() as *const _,
@@ -99,20 +154,41 @@ pub(crate) fn scatterv_root<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, false).wait_transfer(std::mem::size_of_val(data), idle);
+            Started {
+                pending: vec![Pending::new(raw, false)],
+                _layout: Some((c, displs)),
+                bytes,
+            }
         }
     } else {
-        let mut sends = Vec::new();
+        let mut pending = Vec::new();
         let mut start = 0;
         for (i, &n) in counts.iter().enumerate() {
             let part = &data[start..start + n];
             start += n;
             for piece in pieces(n) {
-                sends.push(isend(comm, to_int(i + 1), &part[piece]));
+                // SAFETY: the caller keeps `data` alive until the requests complete.
+                pending.push(unsafe { isend(comm, to_int(i + 1), &part[piece]) });
             }
         }
-        wait_all(&mut sends, std::mem::size_of_val(data), idle);
+        Started {
+            pending,
+            _layout: None,
+            bytes,
+        }
     }
+}
+
+/// Scatters `data` from the root: engine `i` (comm rank `i + 1`) gets `counts[i]` elements, in
+/// order. Controller side.
+pub(crate) fn scatterv_root<T: Equivalence>(
+    comm: RawComm,
+    data: &[T],
+    counts: &[usize],
+    idle: &mut Idle<'_>,
+) {
+    // SAFETY: waited for before `data` goes out of scope.
+    unsafe { start_scatterv_root(comm, data, counts) }.wait(idle);
 }
 
 /// Receives this engine's part of a scatter into `buf` (engine side); `total` is the number of
@@ -142,19 +218,25 @@ pub(crate) fn scatterv_recv<T: Equivalence>(comm: RawComm, buf: &mut [T], total:
     }
 }
 
-/// Gathers `counts[i]` elements from engine `i` into `buf`, in order. Controller side.
-pub(crate) fn gatherv_root<T: Equivalence>(
+/// Starts gathering `counts[i]` elements from engine `i` into `buf`, in order. Controller
+/// side.
+///
+/// # Safety
+/// `buf` must stay valid, and be neither read nor written, until the result has completed or
+/// been dropped.
+pub(crate) unsafe fn start_gatherv_root<T: Equivalence>(
     comm: RawComm,
     buf: &mut [T],
     counts: &[usize],
-    idle: &mut Idle<'_>,
-) {
+) -> Started {
     debug_assert_eq!(counts.iter().sum::<usize>(), buf.len());
+    let bytes = std::mem::size_of_val(buf);
     if fits_one_collective(buf.len()) {
         let (c, displs) = root_layout(counts);
         let datatype = T::equivalent_datatype();
         let mut raw = request_null();
-        // SAFETY: `buf` and the count arrays live until the request completes below.
+        // SAFETY: the caller keeps `buf` alive and untouched; the count arrays move into the
+        // result, which drops them after the request.
         unsafe {
             ffi::MPI_Igatherv(
                 std::ptr::null(),
@@ -168,10 +250,14 @@ pub(crate) fn gatherv_root<T: Equivalence>(
                 comm.0,
                 &mut raw,
             );
-            Pending::new(raw, true).wait_transfer(std::mem::size_of_val(buf), idle);
+            Started {
+                pending: vec![Pending::new(raw, true)],
+                _layout: Some((c, displs)),
+                bytes,
+            }
         }
     } else {
-        let mut recvs = Vec::new();
+        let mut pending = Vec::new();
         let mut rest = &mut buf[..];
         for (i, &n) in counts.iter().enumerate() {
             let (part, tail) = rest.split_at_mut(n);
@@ -180,12 +266,27 @@ pub(crate) fn gatherv_root<T: Equivalence>(
             for piece in pieces(n) {
                 let (chunk, tail) = part.split_at_mut(piece.len());
                 part = tail;
-                recvs.push(irecv(comm, to_int(i + 1), chunk));
+                // SAFETY: the caller keeps `buf` alive and untouched until completion.
+                pending.push(unsafe { irecv(comm, to_int(i + 1), chunk) });
             }
         }
-        let bytes = std::mem::size_of_val(buf);
-        wait_all(&mut recvs, bytes, idle);
+        Started {
+            pending,
+            _layout: None,
+            bytes,
+        }
     }
+}
+
+/// Gathers `counts[i]` elements from engine `i` into `buf`, in order. Controller side.
+pub(crate) fn gatherv_root<T: Equivalence>(
+    comm: RawComm,
+    buf: &mut [T],
+    counts: &[usize],
+    idle: &mut Idle<'_>,
+) {
+    // SAFETY: waited for before `buf` goes out of scope or is used again.
+    unsafe { start_gatherv_root(comm, buf, counts) }.wait(idle);
 }
 
 /// Sends this engine's part of a gather (engine side); `total` is the number of elements of the
@@ -232,10 +333,11 @@ fn root_layout(counts: &[usize]) -> (Vec<i32>, Vec<i32>) {
     (c, displs)
 }
 
-fn isend<T: Equivalence>(comm: RawComm, dest: i32, chunk: &[T]) -> Pending {
+/// # Safety
+/// `chunk` must stay valid until the returned request has completed or been dropped.
+unsafe fn isend<T: Equivalence>(comm: RawComm, dest: i32, chunk: &[T]) -> Pending {
     let mut raw = request_null();
-    // SAFETY: callers keep `chunk` alive until the returned request has completed (they wait for
-    // all of them before returning).
+    // SAFETY: the caller keeps `chunk` alive until the request has completed.
     unsafe {
         ffi::MPI_Isend(
             chunk.as_ptr().cast(),
@@ -250,7 +352,10 @@ fn isend<T: Equivalence>(comm: RawComm, dest: i32, chunk: &[T]) -> Pending {
     }
 }
 
-fn irecv<T: Equivalence>(comm: RawComm, source: i32, chunk: &mut [T]) -> Pending {
+/// # Safety
+/// `chunk` must stay valid and untouched until the returned request has completed or been
+/// dropped.
+unsafe fn irecv<T: Equivalence>(comm: RawComm, source: i32, chunk: &mut [T]) -> Pending {
     let mut raw = request_null();
     // SAFETY: as in `isend`.
     unsafe {

@@ -214,6 +214,9 @@ impl Hub {
         if any && !self.abandoned.borrow().is_empty() {
             self.settle_answered_gathers();
         }
+        if !self.queued.borrow().is_empty() {
+            any |= self.advance_transfers();
+        }
         if self.dispatch_pending.replace(false) {
             self.dispatch()?;
         }

@@ -11,15 +11,19 @@
 //! - [`channels`]: how a request reaches its engines (directly or by broadcast), views and their
 //!   reply gathers, receiving replies;
 //! - [`transfers`]: push, pull, scatter and gather, over MPI or on the in-process engine;
+//! - [`queued_transfers`] and `transfers_async`: the same without blocking the driver, their
+//!   collectives started and tested whenever the hub pumps;
 //! - [`tasks`]: driving the load-balanced [`Balancer`];
 //! - [`link`]: the transport (MPI, or the in-process engine of a one-rank run).
 
 pub(crate) mod channels;
 mod gather_layout;
 pub(crate) mod link;
+pub(crate) mod queued_transfers;
 pub(crate) mod tasks;
 pub(crate) mod tracking;
 pub(crate) mod transfers;
+mod transfers_async;
 mod views;
 
 use std::cell::{Cell, RefCell};
@@ -103,6 +107,9 @@ pub(crate) struct Hub {
     /// Gathers given up after their first step (request, view): their engines wait for a
     /// decision, sent once all have answered.
     abandoned: RefCell<Vec<(RequestId, crate::ids::ViewId)>>,
+    /// Non-blocking transfers, in the order they were asked for.
+    queued: RefCell<Vec<queued_transfers::Queued>>,
+    transfer_ids: Cell<u64>,
 }
 
 impl Hub {
@@ -145,6 +152,8 @@ impl Hub {
             gathers_in_flight: Cell::new(0),
             broadcast_min: settings.broadcast_min,
             abandoned: RefCell::new(Vec::new()),
+            queued: RefCell::new(Vec::new()),
+            transfer_ids: Cell::new(0),
         }
     }
 
@@ -241,15 +250,18 @@ impl Hub {
         if self.is_local() {
             return Ok(true);
         }
+        let deadline = grace.map(|g| Instant::now() + g);
+        // Transfers whose handles were dropped still finish first: their engines may be waiting
+        // in a collective for the controller, or for a gather's decision.
+        if self.transfers_in_flight() {
+            self.wait_until(|hub| !hub.transfers_in_flight(), deadline)?;
+        }
         self.link.borrow_mut().close_channels();
         for engine in 0..self.n_engines() {
             self.send_direct(engine, Request::Shutdown { status })?;
         }
         let n = self.n_engines();
-        let all = self.wait_until(
-            |hub| hub.state.borrow().byes == n,
-            grace.map(|g| Instant::now() + g),
-        )?;
+        let all = self.wait_until(|hub| hub.state.borrow().byes == n, deadline)?;
         if all {
             self.link.borrow_mut().flush();
         }

@@ -26,7 +26,7 @@ use crate::reply::{Body, remote_error};
 use crate::value::{ArrayValue, Element, ElementsVisitor, TypeSpec, Value};
 
 /// Shape and layout of a gathered array.
-use super::gather_layout::{GatherLayout, gather_layout};
+pub(super) use super::gather_layout::{GatherLayout, gather_layout};
 
 impl Hub {
     /// What a transfer with `targets` does between its tests: receive what has arrived, and say
@@ -44,8 +44,9 @@ impl Hub {
         }
     }
 
-    /// Waits, within `limit`, until the engines of `targets` have answered everything sent to
-    /// them and the view's earlier abandoned gathers are settled: then a transfer with them can
+    /// Waits, within `limit`, until the view's queued transfers have started, the engines of
+    /// `targets` have answered everything sent to them and the view's earlier abandoned gathers
+    /// are settled: then a transfer with them can
     /// start without waiting on anyone's computation. `Error::Timeout` otherwise (nothing sent).
     fn ready_for_transfer(
         &self,
@@ -54,9 +55,11 @@ impl Hub {
         limit: Option<Duration>,
     ) -> Result<()> {
         let Some(limit) = limit else {
+            self.start_queued(view, None)?;
             return self.settle_abandoned(view, None);
         };
         let deadline = Instant::now() + limit;
+        self.start_queued(view, Some(deadline))?;
         self.settle_abandoned(view, Some(deadline))?;
         let mut gate = self.gate(targets, 0);
         if !self.wait_until(|hub| gate.is_open(hub, targets), Some(deadline))? {
@@ -268,28 +271,7 @@ impl Hub {
             self.abandoned.borrow_mut().push((id, view));
             return Err(Error::Timeout(limit.unwrap_or_default()));
         }
-        let answers = self.take_answers(id);
-        let mut shapes = Vec::with_capacity(answers.len());
-        let mut errors = Vec::new();
-        for (&engine, answer) in targets.iter().zip(answers) {
-            match answer.body {
-                Body::Shape(Ok(s)) => shapes.push(s),
-                Body::Shape(Err(f)) => {
-                    errors.push(remote_error(engine, Call::Gather, "gather", f, None))
-                }
-                Body::Failed { function, failure } => {
-                    errors.push(remote_error(engine, Call::Gather, &function, failure, None))
-                }
-                _ => return Err(Error::Runtime("unexpected reply to a gather".into())),
-            }
-        }
-        let decision = if errors.is_empty() {
-            gather_layout(&shapes)
-                .map_err(|why| Error::Invalid(format!("cannot gather `{name}`: {why}")))
-                .and_then(|layout| fits_in_memory::<T>(name, &layout).map(|()| layout))
-        } else {
-            Err(errors.into())
-        };
+        let decision = gather_decision::<T>(name, targets, self.take_answers(id));
         let raw = self.data_comm(view);
         let mut idle = self.transfer_idle(targets, 0);
         match decision {
@@ -313,8 +295,38 @@ impl Hub {
     }
 }
 
+/// What a gather of `name` does, from the engines' answers to its first step (in target order):
+/// the layout of the result, or why it cannot be done (every engine's failure together).
+pub(super) fn gather_decision<T: Element>(
+    name: &str,
+    targets: &[EngineId],
+    answers: Vec<super::tracking::Answer>,
+) -> Result<GatherLayout> {
+    let mut shapes = Vec::with_capacity(answers.len());
+    let mut errors = Vec::new();
+    for (&engine, answer) in targets.iter().zip(answers) {
+        match answer.body {
+            Body::Shape(Ok(s)) => shapes.push(s),
+            Body::Shape(Err(f)) => {
+                errors.push(remote_error(engine, Call::Gather, "gather", f, None))
+            }
+            Body::Failed { function, failure } => {
+                errors.push(remote_error(engine, Call::Gather, &function, failure, None))
+            }
+            _ => return Err(Error::Runtime("unexpected reply to a gather".into())),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let layout = gather_layout(&shapes)
+        .map_err(|why| Error::Invalid(format!("cannot gather `{name}`: {why}")))?;
+    fits_in_memory::<T>(name, &layout)?;
+    Ok(layout)
+}
+
 /// Checks that a gathered array fits in the controller's available memory.
-fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
+pub(super) fn fits_in_memory<T: Element>(name: &str, layout: &GatherLayout) -> Result<()> {
     let bytes = (layout.total() as u128) * (std::mem::size_of::<T>() as u128);
     if bytes > isize::MAX as u128 {
         return Err(Error::Invalid(format!(

@@ -8,6 +8,7 @@ mod map_result;
 mod multiplicity;
 pub(crate) mod progress;
 mod timing;
+mod transfer_result;
 
 pub use async_result::AsyncResult;
 pub(crate) use async_result::{decode_ack, decode_pulled, decode_value};
@@ -16,3 +17,4 @@ pub use map_result::{MapIter, MapResult, TaskResult, TaskTiming};
 pub use multiplicity::{Many, Multiplicity, One};
 pub use progress::ShowProgress;
 pub use timing::EngineTiming;
+pub use transfer_result::TransferResult;

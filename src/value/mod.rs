@@ -102,6 +102,27 @@ impl ArrayValue {
         }
     }
 
+    /// The same array in standard (row-major, contiguous) layout: itself when it already is,
+    /// a copy otherwise.
+    pub(crate) fn into_standard_layout(self) -> ArrayValue {
+        fn standard<T: Element>(a: ArrayD<T>) -> ArrayD<T> {
+            if a.is_standard_layout() {
+                a
+            } else {
+                a.as_standard_layout().into_owned()
+            }
+        }
+        match self {
+            ArrayValue::F64(a) => ArrayValue::F64(standard(a)),
+            ArrayValue::F32(a) => ArrayValue::F32(standard(a)),
+            ArrayValue::I64(a) => ArrayValue::I64(standard(a)),
+            ArrayValue::I32(a) => ArrayValue::I32(standard(a)),
+            ArrayValue::U8(a) => ArrayValue::U8(standard(a)),
+            ArrayValue::U16(a) => ArrayValue::U16(standard(a)),
+            ArrayValue::C64(a) => ArrayValue::C64(standard(a)),
+        }
+    }
+
     /// The header that describes this array on the wire.
     pub fn header(&self) -> ArrayHeader {
         ArrayHeader {

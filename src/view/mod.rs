@@ -4,6 +4,7 @@
 mod balanced;
 mod direct;
 mod parallel;
+mod transfers_async;
 
 pub use balanced::LoadBalancedView;
 pub use direct::DirectView;
