@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the runtime beside raw MPI, over a sweep of rank counts: apply round trip
 //! (also after 20 ms idle), push+pull, load-balanced task throughput, scatter and gather
-//! bandwidth; at the first rank count also peak memory, idle CPU and start-up.
+//! bandwidth (also a non-blocking scatter, and a hand-off of data to engines still busy while
+//! others wait for work); at the first rank count also peak memory, idle CPU and start-up.
 //!
 //! ```text
 //! cargo bench --bench micro                                  # mpirun -n 3 (controller + 2 engines)
@@ -273,6 +274,18 @@ fn print_table(args: &Args, report: &Json) {
                 })
                 .unwrap_or_default()
         };
+        for p in report["points"].as_array().into_iter().flatten() {
+            println!(
+                "at {} ranks: scatter_async {:.2} GB/s (blocking {:.2}); hand-off to a busy half: \
+                 blocking {:.0} ms, non-blocking {:.0} ms, ideal {:.0} ms",
+                p["ranks"],
+                f(p, "scatter_async_gb_s"),
+                f(p, "scatter_gb_s"),
+                f(p, "handoff_blocking_ms"),
+                f(p, "handoff_async_ms"),
+                f(p, "handoff_ideal_ms"),
+            );
+        }
         println!(
             "at {} ranks: a scatter added {:.1} MB on the controller and [{}] MB on the engines (partition {:.1} MB); \
              the controller used {:.3} s of CPU while engines computed 1 s ({:.2} s wall; engines got [{}] s); \
@@ -466,6 +479,7 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
         }
         (x > 0, support::cpu_seconds())
     });
+    let nap = cluster.register("nap", |d: Duration| std::thread::sleep(d));
     let n = args.elements;
     let reps = args.reps;
     let (tasks, items) = if full {
@@ -567,6 +581,18 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
             gather_into.push(t.elapsed());
         }
         assert_eq!(out[n - 1], (n - 1) as f64);
+        // The same scatter without blocking, waited for at once: what the queue costs.
+        let shared = plain.clone().into_shared();
+        let mut scatter_async = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            dview.scatter_async("a", shared.clone())?.get()?;
+            scatter_async.push(t.elapsed());
+        }
+        // A hand-off: half B is busy for HANDOFF, and gets its next input; half A then computes
+        // for HANDOFF. A blocking scatter holds the driver until B is free, so A starts late;
+        // a non-blocking one lets A start at once. Ideal: HANDOFF + one scatter to B.
+        let handoff = handoff_times(client, &nap, &plain, reps)?;
         let gbs = |d: Vec<Duration>| {
             (n * 8) as f64 / mpiview_apps::stats::median_duration(d).as_secs_f64() / 1e9
         };
@@ -579,6 +605,10 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
             "auto_items_per_s": auto_items_per_s,
             "scatter_gb_s": gbs(scatter),
             "scatter_plain_gb_s": gbs(scatter_plain),
+            "scatter_async_gb_s": gbs(scatter_async),
+            "handoff_blocking_ms": handoff.map(|h| h.0 * 1e3),
+            "handoff_async_ms": handoff.map(|h| h.1 * 1e3),
+            "handoff_ideal_ms": handoff.map(|h| h.2 * 1e3),
             "gather_gb_s": gbs(gather),
             "gather_into_gb_s": gbs(gather_into),
             "controller_extra_mb_during_scatter": controller_extra as f64 / 1e6,
@@ -590,6 +620,51 @@ fn mpiview_job(args: &Args, full: bool) -> ExitCode {
         }));
         Ok(())
     })
+}
+
+/// How long a busy half of the engines sleeps in the hand-off figure.
+const HANDOFF: Duration = Duration::from_millis(200);
+
+/// Medians of the hand-off (blocking, non-blocking) and its ideal (`HANDOFF` plus a blocking
+/// scatter to half B alone), in seconds; `None` with fewer than 2 engines.
+fn handoff_times(
+    client: &mpiview::Client,
+    nap: &mpiview::Remote<Duration, ()>,
+    data: &Array1<f64>,
+    reps: usize,
+) -> Result<Option<(f64, f64, f64)>> {
+    let engines = client.n_engines();
+    if engines < 2 {
+        return Ok(None);
+    }
+    let half = (engines / 2) as isize;
+    let (a, b) = (client.view(..half)?, client.view(half..)?);
+    let shared = data.clone().into_shared();
+    let (mut blocking, mut overlapped, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let t = Instant::now();
+        let busy = b.apply(nap, HANDOFF)?;
+        b.scatter("next", data)?;
+        let work = a.apply(nap, HANDOFF)?;
+        busy.get()?;
+        work.get()?;
+        blocking.push(t.elapsed());
+
+        let t = Instant::now();
+        let busy = b.apply(nap, HANDOFF)?;
+        let sent = b.scatter_async("next", shared.clone())?;
+        let work = a.apply(nap, HANDOFF)?;
+        busy.get()?;
+        work.get()?;
+        sent.get()?;
+        overlapped.push(t.elapsed());
+
+        let t = Instant::now();
+        b.scatter("next", data)?;
+        alone.push(t.elapsed() + HANDOFF);
+    }
+    let secs = |d: Vec<Duration>| mpiview_apps::stats::median_duration(d).as_secs_f64();
+    Ok(Some((secs(blocking), secs(overlapped), secs(alone))))
 }
 
 fn startup_job(args: &Args) -> ExitCode {

@@ -179,6 +179,9 @@ pub(crate) enum ReplyBody {
     Shape(std::result::Result<Vec<u64>, Failure>),
     /// The request failed as a whole.
     Failed { function: String, failure: Failure },
+    /// Not an answer: how far the running call has come (`Context::progress`). Always sent
+    /// point-to-point, before the answer.
+    Progress { done: u64, total: u64 },
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.

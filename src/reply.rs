@@ -29,6 +29,7 @@ impl Body {
             ReplyBody::Shape(s) => Body::Shape(s),
             ReplyBody::Failed { function, failure } => Body::Failed { function, failure },
             ReplyBody::Pulled(_) => unreachable!("pulled values need their data received"),
+            ReplyBody::Progress { .. } => unreachable!("progress reports are not answers"),
         }
     }
 }

@@ -76,6 +76,26 @@ pub fn parse_positive_count(s: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses `--progress`: `auto` (a bar when the launcher's output is a terminal, after 200 ms),
+/// `always` (also `on`; a bar on a terminal, a line every few seconds in a log) or `never`
+/// (also `off`). `MPIVIEW_PROGRESS=0` silences every setting.
+///
+/// ```
+/// use mpiview::ShowProgress;
+/// use mpiview_apps::cli::parse_progress;
+/// assert_eq!(parse_progress("on"), Ok(ShowProgress::Always));
+/// assert_eq!(parse_progress("never"), Ok(ShowProgress::Never));
+/// assert!(parse_progress("sometimes").unwrap_err().contains("auto, always or never"));
+/// ```
+pub fn parse_progress(s: &str) -> Result<mpiview::ShowProgress, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(mpiview::ShowProgress::Auto),
+        "always" | "on" | "yes" | "1" => Ok(mpiview::ShowProgress::Always),
+        "never" | "off" | "no" | "0" => Ok(mpiview::ShowProgress::Never),
+        _ => Err(format!("`{s}`: progress is auto, always or never")),
+    }
+}
+
 /// Parses a seed: a whole number from 0 up; a negative number is refused as such.
 ///
 /// ```

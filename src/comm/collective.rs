@@ -43,6 +43,11 @@ impl Started {
         all
     }
 
+    /// The bytes these requests move.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Waits for every request, calling `idle` between rounds of tests.
     pub(crate) fn wait(mut self, idle: &mut Idle<'_>) {
         wait_all(&mut self.pending, self.bytes, idle);

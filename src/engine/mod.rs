@@ -5,20 +5,23 @@
 
 pub(crate) mod capture;
 pub(crate) mod pool;
+mod progress;
 pub(crate) mod server;
 pub(crate) mod state;
 
 use crate::ids::RequestId;
 use crate::protocol::{Output, ReplyBody, Request};
-use crate::registry::Registry;
+use crate::registry::{Registry, Report};
 use state::EngineState;
 
 /// Runs the requests that need no MPI data movement: the reply's id, body and (for calls that
-/// asked) what the call printed; `None` for the others.
+/// asked) what the call printed; `None` for the others. `reporter` takes the progress reports
+/// of an `Apply` or `Execute`.
 pub(crate) fn handle_simple(
     state: &mut EngineState,
     registry: &Registry,
     request: &Request,
+    reporter: Option<&mut dyn Report>,
 ) -> Option<(RequestId, ReplyBody, Option<Output>)> {
     Some(match request {
         Request::Apply {
@@ -27,11 +30,14 @@ pub(crate) fn handle_simple(
             args,
             capture,
         } => {
-            let (body, output) = captured(state, *capture, |s| s.apply(registry, *func, args));
+            let (body, output) = captured(state, *capture, |s| {
+                s.apply(registry, *func, args, reporter)
+            });
             (*id, body, output)
         }
         Request::Execute { id, task, capture } => {
-            let (body, output) = captured(state, *capture, |s| s.execute(registry, *task));
+            let (body, output) =
+                captured(state, *capture, |s| s.execute(registry, *task, reporter));
             (*id, body, output)
         }
         Request::Map { id, func, items } => (*id, state.map(registry, *func, items), None),

@@ -13,6 +13,7 @@
 use mpi::topology::SimpleCommunicator;
 
 use super::handle_simple;
+use super::progress::ProgressReporter;
 use super::state::{EngineState, failed};
 use crate::clock;
 use crate::comm::channel::{Heard, Listener, join_gather};
@@ -29,7 +30,7 @@ use crate::protocol::{
     Envelope, Frame, Output, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG,
     decode, unframe,
 };
-use crate::registry::{Failure, Registry};
+use crate::registry::{Failure, Registry, Report};
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
 use crate::with_dtype;
 
@@ -265,9 +266,16 @@ impl Server<'_> {
             return Ok(());
         }
         let started = clock::now();
-        if let Some((id, body, output)) =
-            handle_simple(&mut self.state, self.registry, &incoming.request)
-        {
+        let simple = {
+            let mut reporter = abortable.map(|(id, _)| ProgressReporter::new(&mut self.outbox, id));
+            handle_simple(
+                &mut self.state,
+                self.registry,
+                &incoming.request,
+                reporter.as_mut().map(|r| r as &mut dyn Report),
+            )
+        };
+        if let Some((id, body, output)) = simple {
             self.answer_with(&incoming, id, started, body, output);
             return Ok(());
         }

@@ -8,7 +8,7 @@ use super::pool::BufferPool;
 use crate::error::RemoteErrorKind;
 use crate::namespace::{Namespace, NamespaceError};
 use crate::protocol::ReplyBody;
-use crate::registry::{Context, Failure, Registry};
+use crate::registry::{Context, Failure, Registry, Report};
 use crate::targets::EngineId;
 use crate::value::{ArrayValue, DType, Element, TypeSpec, Value, WireValue};
 
@@ -37,27 +37,45 @@ impl EngineState {
         }
     }
 
-    fn context(&mut self) -> Context<'_> {
+    fn context<'s>(&'s mut self, reporter: Option<&'s mut dyn Report>) -> Context<'s> {
         Context::new(self.id, self.n_engines, &mut self.namespace)
             .with_engines(self.engines.as_ref())
+            .with_reporter(reporter)
     }
 
-    pub(crate) fn apply(&mut self, registry: &Registry, func: u32, args: &[u8]) -> ReplyBody {
-        match registry.call(func, &mut self.context(), args) {
+    /// Runs function `func` on `args`; `reporter` takes the call's progress reports.
+    pub(crate) fn apply(
+        &mut self,
+        registry: &Registry,
+        func: u32,
+        args: &[u8],
+        reporter: Option<&mut dyn Report>,
+    ) -> ReplyBody {
+        match registry.call(
+            func,
+            &mut self.context(reporter.map(|r| &mut *r as _)),
+            args,
+        ) {
             Ok(bytes) => ReplyBody::Value(bytes),
             Err(failure) => failed(registry.name(func), failure),
         }
     }
 
-    pub(crate) fn execute(&mut self, registry: &Registry, task: u32) -> ReplyBody {
-        match registry.call(task, &mut self.context(), &[]) {
+    /// Runs task `task`; `reporter` takes its progress reports.
+    pub(crate) fn execute(
+        &mut self,
+        registry: &Registry,
+        task: u32,
+        reporter: Option<&mut dyn Report>,
+    ) -> ReplyBody {
+        match registry.call(task, &mut self.context(reporter.map(|r| &mut *r as _)), &[]) {
             Ok(_) => ReplyBody::Ack,
             Err(failure) => failed(registry.name(task), failure),
         }
     }
 
     pub(crate) fn map(&mut self, registry: &Registry, func: u32, items: &[u8]) -> ReplyBody {
-        match registry.map(func, &mut self.context(), items) {
+        match registry.map(func, &mut self.context(None), items) {
             Ok(mapped) => ReplyBody::Mapped(mapped),
             Err(failure) => failed(registry.name(func), failure),
         }

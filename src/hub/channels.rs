@@ -291,6 +291,10 @@ impl Hub {
             self.views.borrow_mut().get_mut(view).learn(key, bytes);
         }
         let body = match body {
+            ReplyBody::Progress { done, total } => {
+                self.note_progress(engine, id, done, total);
+                return Ok(());
+            }
             ReplyBody::Pulled(items) => {
                 let route = route();
                 let (comm, source) = match route {

@@ -157,7 +157,7 @@ impl LocalLink {
                     .collect();
                 (*id, Body::Pulled(values), None)
             }
-            other => match handle_simple(&mut self.state, registry, other) {
+            other => match handle_simple(&mut self.state, registry, other, None) {
                 Some((id, body, output)) => (id, Body::from_plain(body), output),
                 // Control messages (abort, shutdown) mean nothing to the in-process engine, and
                 // data moves are done by the hub directly on its state.

@@ -17,6 +17,7 @@ use super::Hub;
 use super::tracking::Answer;
 use crate::comm::collective::Started;
 use crate::comm::p2p::RawComm;
+use crate::comm::poll::TransferWait;
 use crate::error::{Error, Result};
 use crate::ids::{RequestId, ViewId};
 
@@ -227,9 +228,44 @@ impl Hub {
             .is_none_or(|q| matches!(q.step, Step::Done(_)))
     }
 
-    /// Waits until transfer `id` is done, or `deadline`; `Ok(false)` on timeout.
+    /// Waits until transfer `id` is done, or `deadline`; `Ok(false)` on timeout. While its data
+    /// moves, the wait is paced as a blocking transfer's is ([`TransferWait`]: it keeps testing
+    /// for as long as the data should take), so that a controller whose MPI needs it to make
+    /// progress (no single-copy path) keeps the data moving; before, it waits as for replies.
     pub(crate) fn wait_transfer(&self, id: TransferId, deadline: Option<Instant>) -> Result<bool> {
-        self.wait_until(|hub| hub.transfer_done(id), deadline)
+        let mut backoff = crate::comm::poll::Backoff::new();
+        let mut moving: Option<TransferWait> = None;
+        loop {
+            self.take_deferred()?;
+            let changed = self.pump()?;
+            if self.transfer_done(id) {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            if let Some(bytes) = self.bytes_in_flight(id) {
+                moving
+                    .get_or_insert_with(|| TransferWait::new(bytes))
+                    .pause(true);
+            } else if changed {
+                backoff.reset();
+            } else {
+                backoff.pause_for_messages(|| self.link.borrow_mut().sends_in_flight(), deadline);
+            }
+        }
+    }
+
+    /// The bytes transfer `id` moves, while its data is moving.
+    fn bytes_in_flight(&self, id: TransferId) -> Option<usize> {
+        self.queued
+            .borrow()
+            .iter()
+            .find(|q| q.id == id)
+            .and_then(|q| match &q.step {
+                Step::Flying(flight) => Some(flight.started.bytes()),
+                _ => None,
+            })
     }
 
     /// The outcome of a done transfer, removed from the queue.

@@ -38,6 +38,9 @@ pub(crate) struct Tracked {
     pub slot_key: Option<SlotKey>,
     /// What it asks (for reports of engines still busy with it).
     pub what: What,
+    /// By position, the last progress report of each engine's call (`done`, `total`); empty
+    /// until one comes.
+    pub progress: Vec<Option<(u64, u64)>>,
 }
 
 /// What a request asks an engine to do, as reports name it.
@@ -66,6 +69,22 @@ impl What {
 impl Tracked {
     pub(crate) fn is_complete(&self) -> bool {
         self.arrivals.len() == self.targets.len()
+    }
+
+    /// The work done and to do over every engine that has reported progress (an engine that
+    /// has answered counts its last total as done); `None` before any report.
+    pub(crate) fn work(&self) -> Option<(u64, u64)> {
+        if self.progress.is_empty() {
+            return None;
+        }
+        let (mut done, mut total) = (0u64, 0u64);
+        for (report, answer) in self.progress.iter().zip(&self.answers) {
+            if let Some((d, t)) = report {
+                total = total.saturating_add(*t);
+                done = done.saturating_add(if answer.is_some() { *t } else { *d });
+            }
+        }
+        Some((done, total))
     }
 
     /// The position of `engine` among the targets.
@@ -110,8 +129,28 @@ impl Hub {
                 positions,
                 slot_key,
                 what,
+                progress: Vec::new(),
             },
         );
+    }
+
+    /// Files a progress report of `engine` for request `id` (ignored once the request is
+    /// answered or forgotten: a report can arrive after the answer of a broadcast request).
+    pub(crate) fn note_progress(&self, engine: EngineId, id: RequestId, done: u64, total: u64) {
+        let mut state = self.state.borrow_mut();
+        let Some(t) = state.requests.get_mut(&id) else {
+            return;
+        };
+        let Some(pos) = t.position(engine) else {
+            return;
+        };
+        if t.answers[pos].is_some() {
+            return;
+        }
+        if t.progress.is_empty() {
+            t.progress = vec![None; t.targets.len()];
+        }
+        t.progress[pos] = Some((done.min(total), total));
     }
 
     /// The engines that have not answered everything sent to them, each with what its oldest

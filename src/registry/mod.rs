@@ -33,6 +33,13 @@ pub struct Context<'a> {
     n_engines: usize,
     namespace: &'a mut Namespace,
     engines: Option<&'a SimpleCommunicator>,
+    reporter: Option<&'a mut dyn Report>,
+}
+
+/// Where a call's progress reports go (on an engine rank: to the controller).
+pub(crate) trait Report {
+    /// `done` of `total` units of the call's work are done.
+    fn report(&mut self, done: u64, total: u64);
 }
 
 impl<'a> Context<'a> {
@@ -42,12 +49,48 @@ impl<'a> Context<'a> {
             n_engines,
             namespace,
             engines: None,
+            reporter: None,
         }
     }
 
     pub(crate) fn with_engines(mut self, engines: Option<&'a SimpleCommunicator>) -> Self {
         self.engines = engines;
         self
+    }
+
+    pub(crate) fn with_reporter(mut self, reporter: Option<&'a mut dyn Report>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Tells the driver how far this call has come: `done` of `total` units of its work (rows,
+    /// draws, files: any unit, the same on every engine). The driver's progress display
+    /// ([`AsyncResult::wait_with_progress`](crate::AsyncResult::wait_with_progress)) sums the
+    /// reports of all engines, and [`AsyncResult::work_progress`](crate::AsyncResult::work_progress)
+    /// reads them.
+    ///
+    /// Cheap enough to call in an inner loop: a report leaves at most ten times a second
+    /// (nothing at all from a call shorter than a tenth of a second), as a small message to
+    /// the controller. Reports count for a direct view's `apply` and `execute`; inside a map
+    /// or a load-balanced task, and in a one-rank run, they are ignored (a map's progress is
+    /// its items).
+    ///
+    /// ```
+    /// # use mpiview::{Context, remote};
+    /// #[remote]
+    /// fn rows(ctx: &mut Context, n: u64) -> u64 {
+    ///     let mut sum = 0;
+    ///     for row in 0..n {
+    ///         sum += row; // ... a row's work ...
+    ///         ctx.progress(row + 1, n);
+    ///     }
+    ///     sum
+    /// }
+    /// ```
+    pub fn progress(&mut self, done: u64, total: u64) {
+        if let Some(reporter) = &mut self.reporter {
+            reporter.report(done, total);
+        }
     }
 
     /// A communicator of every engine and only the engines: rank `r` in it is engine `r`. For

@@ -139,22 +139,58 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         self.hub.wait_for(self.id, timeout)
     }
 
-    /// Waits with a progress bar on stderr (engines done / total), then returns like
-    /// [`wait`](Self::wait) with no limit.
-    pub fn wait_interactive(&self) -> Result<()> {
-        let total = self.targets.len() as u64;
-        let progress = Progress::new(Some(total), "engines", ShowProgress::Always);
-        self.hub.wait_until(
+    /// The work done and to do, summed over the engines whose call has reported its progress
+    /// with [`Context::progress`](crate::Context::progress) (an engine that has answered counts
+    /// as all done); `None` until one has. Never blocks.
+    pub fn work_progress(&self) -> Option<(u64, u64)> {
+        self.hub.pump_available();
+        self.hub.with_tracked(self.id, |t| t.work())
+    }
+
+    /// Waits with a progress display on stderr (a bar on a terminal, also the launcher's under
+    /// `mpirun`; a line every few seconds otherwise), then returns like [`wait`](Self::wait)
+    /// with no limit. The display counts engines done, or, once the engines' calls report it
+    /// with [`Context::progress`](crate::Context::progress), their work.
+    /// [`ShowProgress::Auto`] shows it only on a terminal and only once the wait has lasted
+    /// 200 ms; `MPIVIEW_PROGRESS` forces it on (`1`) or off (`0`).
+    pub fn wait_with_progress(&self, show: ShowProgress) -> Result<()> {
+        self.wait_showing(show, None).map(|_| ())
+    }
+
+    /// [`wait_with_progress`](Self::wait_with_progress) for at most `timeout`; whether it is
+    /// ready.
+    pub(crate) fn wait_showing(
+        &self,
+        show: ShowProgress,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        let engines = self.targets.len() as u64;
+        let progress = Progress::new(Some(engines), "engines", show);
+        let ready = self.hub.wait_until(
             |hub| {
-                let (done, all) =
-                    hub.with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len()));
-                progress.set(done as u64);
+                let (done, all, work) =
+                    hub.with_tracked(self.id, |t| (t.arrivals.len(), t.targets.len(), t.work()));
+                match work {
+                    Some((work_done, work_total)) => {
+                        progress.retotal(work_total, "done");
+                        progress.set(work_done);
+                    }
+                    None => progress.set(done as u64),
+                }
                 done == all
             },
-            None,
+            timeout.map(|t| std::time::Instant::now() + t),
         )?;
-        progress.finish();
-        Ok(())
+        if ready {
+            progress.finish();
+        }
+        Ok(ready)
+    }
+
+    /// [`wait_with_progress`](Self::wait_with_progress) shown always (IPython Parallel's
+    /// `wait_interactive`).
+    pub fn wait_interactive(&self) -> Result<()> {
+        self.wait_with_progress(ShowProgress::Always)
     }
 
     /// Stops this request on the engines that have not started it (IPython Parallel's

@@ -62,8 +62,8 @@ pub(crate) struct Progress {
     /// Shown only once the wait has lasted [`SHOW_AFTER`].
     delayed: bool,
     kind: RefCell<Kind>,
-    total: Option<u64>,
-    unit: &'static str,
+    total: Cell<Option<u64>>,
+    unit: Cell<&'static str>,
     start: Instant,
     last_line: Cell<Instant>,
     done: Cell<u64>,
@@ -94,8 +94,8 @@ impl Progress {
             show,
             delayed,
             kind: RefCell::new(kind),
-            total,
-            unit,
+            total: Cell::new(total),
+            unit: Cell::new(unit),
             start: now,
             last_line: Cell::new(now),
             done: Cell::new(0),
@@ -105,23 +105,42 @@ impl Progress {
     /// What to show, once the wait has lasted [`SHOW_AFTER`].
     fn appear(&self) -> Kind {
         if let Some(target) = bar_target() {
-            let unit = self.unit;
-            let bar = ProgressBar::with_draw_target(self.total, target);
-            let template = match self.total {
-                Some(_) => format!(
-                    "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
-                ),
-                None => {
-                    format!("{{spinner}} {{pos}} {unit} {{per_sec}} elapsed {{elapsed_precise}}")
-                }
-            };
-            bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+            let bar = ProgressBar::with_draw_target(self.total.get(), target);
+            bar.set_style(self.style());
             bar.set_elapsed(self.start.elapsed());
             return Kind::Bar(bar);
         }
         match self.show {
             ShowProgress::Always => Kind::Lines,
             _ => Kind::Hidden,
+        }
+    }
+
+    /// The bar's look for the current total and unit.
+    fn style(&self) -> ProgressStyle {
+        let unit = self.unit.get();
+        let template = match self.total.get() {
+            Some(_) => format!(
+                "{{bar:40.cyan/blue}} {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} elapsed {{elapsed_precise}}"
+            ),
+            None => {
+                format!("{{spinner}} {{pos}} {unit} {{per_sec}} elapsed {{elapsed_precise}}")
+            }
+        };
+        ProgressStyle::with_template(&template).expect("valid template")
+    }
+
+    /// Counts in another unit from now on, out of `total` (a call whose engines report their
+    /// work: engines at first, then the work's units).
+    pub(crate) fn retotal(&self, total: u64, unit: &'static str) {
+        if self.total.get() == Some(total) && self.unit.get() == unit {
+            return;
+        }
+        self.total.set(Some(total));
+        self.unit.set(unit);
+        if let Kind::Bar(bar) = &*self.kind.borrow() {
+            bar.set_length(total);
+            bar.set_style(self.style());
         }
     }
 
@@ -149,7 +168,7 @@ impl Progress {
         let secs = self.start.elapsed().as_secs_f64();
         let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         let mut err = std::io::stderr();
-        let _ = match self.total {
+        let _ = match self.total.get() {
             Some(total) => {
                 let eta = if rate > 0.0 {
                     format!("{:.1}s", (total.saturating_sub(done)) as f64 / rate)
@@ -159,13 +178,13 @@ impl Progress {
                 writeln!(
                     err,
                     "progress: {done}/{total} {} ({rate:.1}/s, ETA {eta}, elapsed {secs:.1}s)",
-                    self.unit
+                    self.unit.get()
                 )
             }
             None => writeln!(
                 err,
                 "progress: {done} {} ({rate:.1}/s, elapsed {secs:.1}s)",
-                self.unit
+                self.unit.get()
             ),
         };
     }

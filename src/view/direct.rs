@@ -58,6 +58,8 @@ pub struct DirectView<M: Multiplicity = Many> {
     pub(super) limit: Option<Duration>,
     /// `apply` and `execute` capture what the call prints on the engines.
     pub(super) capture: bool,
+    /// How blocking calls and maps show progress (`None`: maps automatically, calls not).
+    pub(super) show: Option<ShowProgress>,
     _shape: PhantomData<M>,
 }
 
@@ -68,6 +70,7 @@ impl<M: Multiplicity> Clone for DirectView<M> {
             targets: self.targets.clone(),
             limit: self.limit,
             capture: self.capture,
+            show: self.show,
             _shape: PhantomData,
         }
     }
@@ -86,6 +89,7 @@ impl<M: Multiplicity> DirectView<M> {
             targets: targets.into(),
             limit: None,
             capture: false,
+            show: None,
             _shape: PhantomData,
         }
     }
@@ -135,6 +139,40 @@ impl<M: Multiplicity> DirectView<M> {
         DirectView {
             capture,
             ..self.clone()
+        }
+    }
+
+    /// A copy of this view whose blocking calls (`apply_sync`, `execute_sync`, `map_sync`) and
+    /// maps show progress as `show` says: engines done, or the work the engines report with
+    /// [`Context::progress`](crate::Context::progress) (see
+    /// [`AsyncResult::wait_with_progress`]). By default maps show it automatically (a bar when
+    /// the launcher's output is a terminal, once a wait has lasted 200 ms) and blocking calls
+    /// show none.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client, f: &mpiview::Remote<u64, u64>) -> mpiview::Result<()> {
+    /// use mpiview::ShowProgress;
+    /// let dview = client.direct_view().progress(ShowProgress::Auto);
+    /// let counts = dview.apply_sync(f, 8192)?; // a bar while it runs, on a terminal
+    /// # Ok(()) }
+    /// ```
+    pub fn progress(&self, show: ShowProgress) -> Self {
+        DirectView {
+            show: Some(show),
+            ..self.clone()
+        }
+    }
+
+    /// Waits for `result` as this view's blocking calls do: within its time limit, showing
+    /// progress if the view says so.
+    fn wait_blocking<R>(&self, result: &AsyncResult<R, M>) -> Result<()> {
+        let ready = match self.show {
+            Some(show) => result.wait_showing(show, self.limit)?,
+            None => result.wait(self.limit)?,
+        };
+        match (ready, self.limit) {
+            (false, Some(limit)) => Err(Error::Timeout(limit)),
+            _ => Ok(()),
         }
     }
 
@@ -409,10 +447,8 @@ impl<M: Multiplicity> DirectView<M> {
         args: A,
     ) -> Result<M::Out<R>> {
         let result = self.apply(f, args)?;
-        match self.limit {
-            Some(limit) => result.get_timeout(limit),
-            None => result.get(),
-        }
+        self.wait_blocking(&result)?;
+        result.get()
     }
 
     /// Runs a registered task on every engine's namespace without waiting
@@ -436,10 +472,8 @@ impl<M: Multiplicity> DirectView<M> {
     /// Runs a registered task on every engine and waits.
     pub fn execute_sync(&self, task: &impl Executable) -> Result<()> {
         let result = self.execute(task)?;
-        match self.limit {
-            Some(limit) => result.get_timeout(limit).map(|_| ()),
-            None => result.get().map(|_| ()),
-        }
+        self.wait_blocking(&result)?;
+        result.get().map(|_| ())
     }
 
     fn start<A, R, I>(
@@ -466,7 +500,8 @@ impl<M: Multiplicity> DirectView<M> {
             pinned: true,
             call: Call::Map,
         };
-        start_map(&self.hub, spec, Chunking::Auto, items, ShowProgress::Auto)
+        let show = self.show.unwrap_or(ShowProgress::Auto);
+        start_map(&self.hub, spec, Chunking::Auto, items, show)
     }
 
     super::map_methods!(

@@ -126,10 +126,18 @@ struct Args {
     /// The controller writes the HDF5 file alone (for file systems without MPI-IO).
     #[arg(long)]
     serial_io: bool,
+    /// Progress on stderr: `auto` (a bar when the launcher's output is a terminal, once the
+    /// wait has lasted 0.2 s), `always` (`--progress` alone; a line every 5 s in a log) or
+    /// `never`. `MPIVIEW_PROGRESS=0` or `1` sets the default.
+    #[arg(long, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "always", value_parser = mpiview_apps::cli::parse_progress)]
+    progress: mpiview::ShowProgress,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
 }
+
+/// Pieces each engine's rows are computed in, reporting progress after each.
+const PROGRESS_PARTS: usize = 64;
 
 /// The remote functions of this app.
 struct Remotes {
@@ -187,7 +195,10 @@ fn main() -> ExitCode {
     let remotes = Remotes {
         here: cluster.register_with_context("J = julia(my rows)", |ctx, julia: Julia| {
             let rows = my_rows(&julia, ctx.n_engines(), ctx.engine_id());
-            let counts = julia.rows(rows.clone());
+            // The rows in pieces, each reported: a progress display for long runs.
+            let counts = julia.rows_reporting(rows.clone(), PROGRESS_PARTS, |done, total| {
+                ctx.progress(done, total)
+            });
             let never = counts.iter().filter(|&&k| k == julia.tmax).count() as u64;
             ctx.set(
                 "J",
@@ -325,7 +336,7 @@ fn compute(
     let mut timed = |slot: fn(&mut Phases) -> &mut f64, t: Instant| {
         *slot(&mut phases) += t.elapsed().as_secs_f64();
     };
-    let dview = client.direct_view();
+    let dview = client.direct_view().progress(args.progress);
     let counts = match args.schedule {
         Schedule::Rows => {
             let t = Instant::now();
@@ -364,6 +375,7 @@ fn compute(
             let tasks = (0..m.div_ceil(per)).map(|k| (*julia, k * per, ((k + 1) * per).min(m)));
             let blocks = client
                 .load_balanced_view()
+                .progress(args.progress)
                 .chunksize(1)
                 .map_sync(&r.rows, tasks)?;
             let mut counts = Vec::with_capacity(julia.rows * julia.cols);

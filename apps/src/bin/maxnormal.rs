@@ -31,7 +31,8 @@ use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{HistogramChart, histogram_png_staged};
 use mpiview_apps::kernels::maxnormal::{
-    Histogram, cdf, density, exact_edges, histogram_among, ks_distance_among, ks_pvalue, samples,
+    Histogram, cdf, density, exact_edges, histogram_among, ks_distance_among, ks_pvalue,
+    samples_reporting,
 };
 use mpiview_apps::kernels::sum::CompensatedSum;
 use mpiview_apps::stats::Phases;
@@ -86,6 +87,11 @@ struct Args {
     /// without MPI-IO).
     #[arg(long)]
     serial_io: bool,
+    /// Progress on stderr: `auto` (a bar when the launcher's output is a terminal, once the
+    /// wait has lasted 0.2 s), `always` (`--progress` alone; a line every 5 s in a log) or
+    /// `never`. `MPIVIEW_PROGRESS=0` or `1` sets the default.
+    #[arg(long, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "always", value_parser = mpiview_apps::cli::parse_progress)]
+    progress: mpiview::ShowProgress,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -150,6 +156,9 @@ struct SharedWrite {
     hist: Histogram,
 }
 
+/// Pieces each engine's draws are made in, reporting progress after each.
+const PROGRESS_PARTS: u64 = 100;
+
 /// The remote functions of this app.
 struct Remotes {
     draw: Remote<Share, Answer>,
@@ -167,7 +176,10 @@ fn main() -> ExitCode {
     let remotes = Remotes {
         draw: cluster.register_with_context("maxnormal_share", |ctx, s: Share| {
             let range = my_draws(s.draws, ctx.n_engines(), ctx.engine_id());
-            let x = samples(s.seed, s.n, range);
+            // The draws in pieces, each reported: a progress display for long runs.
+            let x = samples_reporting(s.seed, s.n, range, PROGRESS_PARTS, |done, total| {
+                ctx.progress(done, total)
+            });
             let mut hist = Histogram::new(s.edges);
             hist.fill(&x);
             let comm = ctx.engines();
@@ -243,6 +255,8 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
             .map_err(|e| Error::usage(e.to_string()))?;
     }
     let dview = client.direct_view();
+    // The long calls show progress as asked (the short ones never need to).
+    let shown = dview.progress(args.progress);
     let parts = dview.len() as u64;
     check_memory(
         histogram_bytes(args.bins, parts),
@@ -260,7 +274,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
         draws: args.draws,
         edges,
     };
-    let mut answers = dview.apply_sync(&r.draw, share)?;
+    let mut answers = shown.apply_sync(&r.draw, share)?;
     let ks = answers[0].ks;
     if let Some(k) = answers.iter().position(|a| a.ks.to_bits() != ks.to_bits()) {
         return Err(Error::Invalid(format!(
@@ -320,7 +334,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 meta: meta.clone(),
                 hist: hist.clone(),
             };
-            dview
+            shown
                 .apply_sync(&r.write, write)
                 .map_err(|e| shared.engines_failed(e))?;
             shared.stage()?

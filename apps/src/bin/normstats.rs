@@ -44,6 +44,11 @@ struct Args {
     /// The draw counts of --compare.
     #[arg(long, value_delimiter = ',', default_value = "1e6,5e6,1e7,1.5e7", value_parser = parse_positive_count, allow_negative_numbers = true)]
     sizes: Vec<u64>,
+    /// Progress on stderr: `auto` (a bar when the launcher's output is a terminal, once the
+    /// wait has lasted 0.2 s), `always` (`--progress` alone; a line every 5 s in a log) or
+    /// `never`. `MPIVIEW_PROGRESS=0` or `1` sets the default.
+    #[arg(long, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "always", value_parser = mpiview_apps::cli::parse_progress)]
+    progress: mpiview::ShowProgress,
     /// Print a JSON object on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -75,7 +80,7 @@ fn draw_on<M: mpiview::Multiplicity>(
 }
 
 fn run(client: &Client, args: &Args, f: &Remote<Draw, NormalStats>) -> Result<()> {
-    let all = client.direct_view();
+    let all = client.direct_view().progress(args.progress);
     let engines = client.n_engines() as u64;
     let (stats, seconds) = draw_on(&all, f, args.seed, engines, args.n)?;
     let list = |pick: fn(&NormalStats) -> f64| stats.iter().map(pick).collect::<Vec<f64>>();
@@ -97,7 +102,7 @@ fn run(client: &Client, args: &Args, f: &Remote<Draw, NormalStats>) -> Result<()
 
     let mut table = Vec::new();
     if args.compare {
-        let one = client.engine(0)?;
+        let one = client.engine(0)?.progress(args.progress);
         println!();
         println!(
             "{:>12} {:>14} {:>14} {:>9}",

@@ -56,6 +56,11 @@ struct Args {
     /// Integrate this many times and report the median time.
     #[arg(long, default_value = "1", value_parser = parse_positive_count, allow_negative_numbers = true)]
     repeat: u64,
+    /// Progress on stderr: `auto` (a bar when the launcher's output is a terminal, once the
+    /// wait has lasted 0.2 s), `always` (`--progress` alone; a line every 5 s in a log) or
+    /// `never`. `MPIVIEW_PROGRESS=0` or `1` sets the default.
+    #[arg(long, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "always", value_parser = mpiview_apps::cli::parse_progress)]
+    progress: mpiview::ShowProgress,
     /// Print a JSON object with the inputs and results on the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -158,7 +163,7 @@ fn integrate<M: mpiview::Multiplicity>(
 
 fn run(client: &Client, args: &Args, f: &Remote<Block, CheckedSum>) -> Result<(), AppError> {
     let (integrand, grid) = problem(args)?;
-    let all = client.direct_view();
+    let all = client.direct_view().progress(args.progress);
     let engines = client.n_engines();
     let mut integral = 0.0;
     let mut times = Vec::new();
@@ -169,7 +174,7 @@ fn run(client: &Client, args: &Args, f: &Remote<Block, CheckedSum>) -> Result<()
     }
     let seconds = median(times);
     let serial = if args.serial {
-        let one = client.engine(0)?;
+        let one = client.engine(0)?.progress(args.progress);
         let mut times = Vec::new();
         let mut value = 0.0;
         for _ in 0..args.repeat {

@@ -113,6 +113,32 @@ impl Julia {
         }
     }
 
+    /// As [`Julia::rows`], calling `report(rows done, rows)` after each of about `parts`
+    /// pieces; the counts are the same.
+    ///
+    /// # Panics
+    /// Panics if `rows` reaches past the grid.
+    pub fn rows_reporting(
+        &self,
+        rows: Range<usize>,
+        parts: usize,
+        mut report: impl FnMut(u64, u64),
+    ) -> Vec<u16> {
+        let mut out = vec![0; rows.len() * self.cols];
+        let step = rows.len().div_ceil(parts.max(1)).max(1);
+        let total = rows.len() as u64;
+        if self.cols == 0 {
+            return out;
+        }
+        for (k, piece) in out.chunks_mut(step * self.cols).enumerate() {
+            let start = rows.start + k * step;
+            let end = start + piece.len() / self.cols;
+            self.rows_into(start..end, piece);
+            report((end - rows.start) as u64, total);
+        }
+        out
+    }
+
     /// The whole grid's counts, row-major.
     pub fn counts(&self) -> Vec<u16> {
         self.rows(0..self.rows)

@@ -47,6 +47,39 @@ pub fn samples(seed: u64, n: u32, range: Range<u64>) -> Vec<f64> {
     out
 }
 
+/// As [`samples`], calling `report(done, total)` after each of about `parts` pieces (cut at
+/// block boundaries, so the pieces cost what the whole does); the samples are the same.
+///
+/// ```
+/// use mpiview_apps::kernels::maxnormal::{samples, samples_reporting};
+/// let mut reports = Vec::new();
+/// let x = samples_reporting(7, 10, 100..50_000, 8, |done, total| reports.push((done, total)));
+/// assert_eq!(x, samples(7, 10, 100..50_000));
+/// assert_eq!(reports.last(), Some(&(49_900, 49_900)));
+/// ```
+///
+/// # Panics
+/// Panics if `n` is zero.
+pub fn samples_reporting(
+    seed: u64,
+    n: u32,
+    range: Range<u64>,
+    parts: u64,
+    mut report: impl FnMut(u64, u64),
+) -> Vec<f64> {
+    let total = range.end.saturating_sub(range.start);
+    let mut out = Vec::with_capacity(total as usize);
+    let step = total.div_ceil(parts.max(1)).div_ceil(BLOCK).max(1) * BLOCK;
+    let mut s = range.start;
+    while s < range.end {
+        let end = ((s / step + 1) * step).min(range.end);
+        samples_into(seed, n, s..end, &mut out);
+        report(end - range.start, total);
+        s = end;
+    }
+    out
+}
+
 /// Normals drawn per [`Normals::fill`] call.
 const DRAWS_PER_FILL: usize = 4096;
 
