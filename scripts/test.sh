@@ -47,7 +47,7 @@ for setting in "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_btl=sel
   "MPIVIEW_BROADCAST_MIN=2"; do
   step "DirectView, load-balanced, results, ordering and async-transfer suites with $setting"
   env "$setting" cargo test -p mpiview --test direct_view --test load_balanced --test results \
-    --test ordering --test transfers_async
+    --test ordering --test transfers_async --test progress
 done
 # Several nodes: a 3-node test cluster of network and UTS namespaces (scripts/cluster/), whose
 # scripts are tested first; then the multi-rank suites with every launch spread over the nodes
@@ -62,7 +62,7 @@ cluster_mpiexec="$PWD/scripts/cluster/mpirun.sh"
 # namespaces, on 2 cores, took anywhere from 20 s to over 300 s (docs/performance.md).
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview --test direct_view --test load_balanced \
   --test results --test runtime --test ordering --test examples --test transfers_async \
-  -- --skip many_ranks_oversubscribed
+  --test progress -- --skip many_ranks_oversubscribed
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview-apps --test app_outputs maxnormal_samples
 bash scripts/cluster/down.sh
 trap - EXIT

@@ -56,22 +56,35 @@ pub(crate) struct Envelope {
     pub request: Request,
 }
 
+/// What happens to what a call prints on its engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum OutputMode {
+    /// It goes where the engine's output goes (the launcher's).
+    #[default]
+    Inherit,
+    /// Captured, and sent back with the answer.
+    Capture,
+    /// Captured, and sent back in pieces while the call runs (at its progress points:
+    /// `Context::progress`, `Context::flush_output`), the rest with the answer.
+    Stream,
+}
+
 /// Controller → engine.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
-    /// Call a registered function once; reply `Value`. `capture`: what it prints comes back
-    /// with the reply.
+    /// Call a registered function once; reply `Value`. `capture`: what happens to what it
+    /// prints.
     Apply {
         id: RequestId,
         func: u32,
         args: Vec<u8>,
-        capture: bool,
+        capture: OutputMode,
     },
-    /// Run a registered task; reply `Ack` (with what it printed, if `capture`).
+    /// Run a registered task; reply `Ack` (`capture` as for `Apply`).
     Execute {
         id: RequestId,
         task: u32,
-        capture: bool,
+        capture: OutputMode,
     },
     /// Call a registered function on each item of a chunk; reply `Items`.
     Map {
@@ -163,6 +176,17 @@ pub(crate) struct Reply {
 pub(crate) struct Output {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// With an answer: how many printed pieces of the call went before it (streamed output),
+    /// so that the controller files the answer only after them.
+    pub pieces: u32,
+}
+
+impl Output {
+    /// Appends `more` (a later piece).
+    pub(crate) fn append(&mut self, more: &Output) {
+        self.stdout.extend_from_slice(&more.stdout);
+        self.stderr.extend_from_slice(&more.stderr);
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -182,6 +206,9 @@ pub(crate) enum ReplyBody {
     /// Not an answer: how far the running call has come (`Context::progress`). Always sent
     /// point-to-point, before the answer.
     Progress { done: u64, total: u64 },
+    /// Not an answer: what the running call has printed since its last piece (a call whose
+    /// output streams). Point-to-point, before the answer.
+    Printed(Output),
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.
@@ -287,7 +314,7 @@ mod tests {
             id: 7,
             func: 1,
             args: vec![1, 2, 3],
-            capture: false,
+            capture: OutputMode::Inherit,
         };
         let (f, bulk) = frame(&small).unwrap();
         assert!(bulk.is_none());
@@ -304,7 +331,7 @@ mod tests {
             id: 8,
             func: 0,
             args: vec![9; INLINE_MAX * 2],
-            capture: true,
+            capture: OutputMode::Stream,
         };
         let (f, bulk) = frame(&big).unwrap();
         let bulk = bulk.expect("bulk body");

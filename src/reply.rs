@@ -29,7 +29,9 @@ impl Body {
             ReplyBody::Shape(s) => Body::Shape(s),
             ReplyBody::Failed { function, failure } => Body::Failed { function, failure },
             ReplyBody::Pulled(_) => unreachable!("pulled values need their data received"),
-            ReplyBody::Progress { .. } => unreachable!("progress reports are not answers"),
+            ReplyBody::Progress { .. } | ReplyBody::Printed(_) => {
+                unreachable!("progress reports and printed pieces are not answers")
+            }
         }
     }
 }

@@ -128,3 +128,57 @@ fn progress_bars_reach_the_terminal_the_launcher_writes_to() {
     run.assert_success();
     assert!(!run.stderr.contains("items"), "{}", run.stderr);
 }
+
+/// Lines of code: not blank, not a comment (`//` for Rust, `#` for Python, at the line's start).
+fn code_lines(path: &str, comment: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(comment))
+        .count()
+}
+
+#[test]
+fn the_lab_runs_all_six_problems_in_little_more_code_than_python() {
+    for np in [1, 3, 5] {
+        let n = (np - 1).max(1);
+        let run = launch(np, &example("ipyparallel_lab"), &["--quick"], &[], DEADLINE);
+        run.assert_success();
+        let out = run.stdout;
+        assert!(out.contains("Problem 1: "), "{out}");
+        assert!(out.contains("Problem 2: "), "{out}");
+        for key in ["means = [", "maxs = [", "mins = ["] {
+            let line = out.lines().find(|l| l.starts_with(key)).expect(key);
+            assert_eq!(line.matches(',').count(), n - 1, "{line}");
+        }
+        for size in ["1000000", "5000000", "10000000", "15000000"] {
+            assert!(out.contains(&format!("n = {size}: parallel ")), "{out}");
+        }
+        // The histogram of the max of 10 normals peaks between 1.4 and 1.8.
+        let bars: Vec<(f64, usize)> = out
+            .lines()
+            .filter_map(|l| {
+                let (x, bar) = l.trim_start().split_once(' ')?;
+                Some((x.parse().ok()?, bar.chars().filter(|&c| c == '#').count()))
+            })
+            .collect();
+        assert_eq!(bars.len(), 25, "{out}");
+        let peak = bars.iter().max_by_key(|b| b.1).expect("bars").0;
+        assert!((1.4..=1.8).contains(&peak), "peak at {peak}: {out}");
+        // ∫ sin over [0, π] = 2, on 10^6 points.
+        let integral: f64 = out
+            .lines()
+            .last()
+            .expect("output")
+            .parse()
+            .expect("a number");
+        assert!((integral - 2.0).abs() < 1e-10, "{integral}");
+    }
+    let rust = code_lines("examples/ipyparallel_lab.rs", "//");
+    let python = code_lines("examples/ipyparallel_lab.py", "#");
+    println!("code lines: Rust {rust}, Python {python}");
+    assert!(
+        rust as f64 <= 1.5 * python as f64,
+        "the lab in Rust has {rust} code lines, more than 1.5 × Python's {python}"
+    );
+}

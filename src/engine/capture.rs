@@ -1,12 +1,16 @@
 //! What a call prints, captured: the process's stdout and stderr (descriptors 1 and 2, so C
 //! libraries' output too) point into two memory files while the call runs, and go back where
 //! they were after it. Output written outside captured calls reaches the terminal as always.
+//! A call whose output streams sends what it has printed so far at its progress points
+//! ([`Streaming`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::protocol::Output;
+use super::progress::ProgressReporter;
+use crate::protocol::{Output, ReplyBody};
+use crate::registry::Report;
 
 /// The two memory files a captured call writes into, made on first use and reused.
 #[derive(Default)]
@@ -15,20 +19,20 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
-    /// Runs `f` with stdout and stderr captured; its result and what it printed. Where the
-    /// memory files cannot be made (not Linux), `f` runs without capture and the output is
-    /// empty.
-    pub(crate) fn around<T>(&mut self, f: impl FnOnce() -> T) -> (T, Output) {
+    /// Runs `f` with stdout and stderr captured; its result and what it printed (what `f` did
+    /// not take from the files it is given while it ran). Where the memory files cannot be made
+    /// (not Linux), `f` runs without capture (given `None`) and the output is empty.
+    pub(crate) fn around<T>(&mut self, f: impl FnOnce(Option<&mut [File; 2]>) -> T) -> (T, Output) {
         if self.files.is_none() {
             self.files = memory_file("mpiview-stdout")
                 .and_then(|out| Some([out, memory_file("mpiview-stderr")?]));
         }
         let Some(files) = &mut self.files else {
-            return (f(), Output::default());
+            return (f(None), Output::default());
         };
         flush_all();
         let saved = [redirect(1, &files[0]), redirect(2, &files[1])];
-        let value = f();
+        let value = f(Some(files));
         flush_all();
         for (fd, saved) in [1, 2].into_iter().zip(saved) {
             if let Some(saved) = saved {
@@ -36,13 +40,61 @@ impl Capture {
                 unsafe { libc::dup2(saved.as_raw_fd(), fd) };
             }
         }
-        let [out, err] = files;
-        let output = Output {
-            stdout: take_contents(out),
-            stderr: take_contents(err),
-        };
-        (value, output)
+        (value, take_output(files))
     }
+}
+
+/// What the files hold, taken out of them.
+fn take_output(files: &mut [File; 2]) -> Output {
+    let [out, err] = files;
+    Output {
+        stdout: take_contents(out),
+        stderr: take_contents(err),
+        pieces: 0,
+    }
+}
+
+/// The reports of a call whose output streams: what it printed since its last piece goes to
+/// the controller before each progress report that leaves, and on `flush_output`.
+pub(crate) struct Streaming<'r, 'o> {
+    pub reporter: Option<&'r mut ProgressReporter<'o>>,
+    pub files: Option<&'r mut [File; 2]>,
+    /// Pieces sent so far.
+    pub pieces: u32,
+}
+
+impl Report for Streaming<'_, '_> {
+    fn progress(&mut self, done: u64, total: u64) {
+        let Some(reporter) = self.reporter.as_deref_mut() else {
+            return;
+        };
+        if !reporter.due() {
+            return;
+        }
+        if let Some(files) = self.files.as_deref_mut() {
+            self.pieces += u32::from(send_printed(reporter, files));
+        }
+        reporter.send(ReplyBody::Progress { done, total });
+    }
+
+    fn flush_output(&mut self) {
+        if let (Some(reporter), Some(files)) =
+            (self.reporter.as_deref_mut(), self.files.as_deref_mut())
+        {
+            self.pieces += u32::from(send_printed(reporter, files));
+        }
+    }
+}
+
+/// Sends what the call printed since its last piece, if anything; whether it sent a piece.
+fn send_printed(reporter: &mut ProgressReporter<'_>, files: &mut [File; 2]) -> bool {
+    flush_all();
+    let printed = take_output(files);
+    let any = !printed.stdout.is_empty() || !printed.stderr.is_empty();
+    if any {
+        reporter.send(ReplyBody::Printed(printed));
+    }
+    any
 }
 
 /// A file in memory (`memfd_create`), or `None` where it cannot be made.

@@ -5,23 +5,25 @@
 
 pub(crate) mod capture;
 pub(crate) mod pool;
-mod progress;
+pub(crate) mod progress;
 pub(crate) mod server;
 pub(crate) mod state;
 
 use crate::ids::RequestId;
-use crate::protocol::{Output, ReplyBody, Request};
+use crate::protocol::{Output, OutputMode, ReplyBody, Request};
 use crate::registry::{Registry, Report};
+use capture::Streaming;
+use progress::ProgressReporter;
 use state::EngineState;
 
 /// Runs the requests that need no MPI data movement: the reply's id, body and (for calls that
 /// asked) what the call printed; `None` for the others. `reporter` takes the progress reports
-/// of an `Apply` or `Execute`.
+/// (and streamed output) of an `Apply` or `Execute`.
 pub(crate) fn handle_simple(
     state: &mut EngineState,
     registry: &Registry,
     request: &Request,
-    reporter: Option<&mut dyn Report>,
+    reporter: Option<&mut ProgressReporter<'_>>,
 ) -> Option<(RequestId, ReplyBody, Option<Output>)> {
     Some(match request {
         Request::Apply {
@@ -30,14 +32,15 @@ pub(crate) fn handle_simple(
             args,
             capture,
         } => {
-            let (body, output) = captured(state, *capture, |s| {
-                s.apply(registry, *func, args, reporter)
+            let (body, output) = captured(state, *capture, reporter, |s, r| {
+                s.apply(registry, *func, args, r)
             });
             (*id, body, output)
         }
         Request::Execute { id, task, capture } => {
-            let (body, output) =
-                captured(state, *capture, |s| s.execute(registry, *task, reporter));
+            let (body, output) = captured(state, *capture, reporter, |s, r| {
+                s.execute(registry, *task, r)
+            });
             (*id, body, output)
         }
         Request::Map { id, func, items } => (*id, state.map(registry, *func, items), None),
@@ -49,17 +52,32 @@ pub(crate) fn handle_simple(
     })
 }
 
-/// Runs `call`, with its output captured if `capture`.
+/// Runs `call` with its progress going to `reporter` and its output as `mode` says: where the
+/// engine's goes, captured, or captured and streamed at its progress points.
 fn captured(
     state: &mut EngineState,
-    capture: bool,
-    call: impl FnOnce(&mut EngineState) -> ReplyBody,
+    mode: OutputMode,
+    reporter: Option<&mut ProgressReporter<'_>>,
+    call: impl FnOnce(&mut EngineState, Option<&mut dyn Report>) -> ReplyBody,
 ) -> (ReplyBody, Option<Output>) {
-    if !capture {
-        return (call(state), None);
+    if mode == OutputMode::Inherit {
+        return (call(state, reporter.map(|r| r as &mut dyn Report)), None);
     }
     let mut capture = std::mem::take(&mut state.capture);
-    let (body, output) = capture.around(|| call(state));
+    let ((body, pieces), mut output) = capture.around(|files| {
+        if mode == OutputMode::Stream {
+            let mut streaming = Streaming {
+                reporter,
+                files,
+                pieces: 0,
+            };
+            let body = call(state, Some(&mut streaming));
+            (body, streaming.pieces)
+        } else {
+            (call(state, reporter.map(|r| r as &mut dyn Report)), 0)
+        }
+    });
     state.capture = capture;
+    output.pieces = pieces;
     (body, Some(output))
 }

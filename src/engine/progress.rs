@@ -1,5 +1,7 @@
-//! Progress reports of a running call ([`Context::progress`](crate::Context::progress)), sent to
-//! the controller as small replies that do not answer the request.
+//! Progress reports and printed pieces of a running call
+//! ([`Context::progress`](crate::Context::progress),
+//! [`Context::flush_output`](crate::Context::flush_output)), sent to the controller as small
+//! replies that do not answer the request.
 
 use std::time::{Duration, Instant};
 
@@ -29,24 +31,38 @@ impl<'a> ProgressReporter<'a> {
             last: Instant::now(),
         }
     }
-}
 
-impl Report for ProgressReporter<'_> {
-    fn report(&mut self, done: u64, total: u64) {
+    /// Whether a report may leave now; if so, the next may leave [`EVERY`] from now.
+    pub(crate) fn due(&mut self) -> bool {
         if self.last.elapsed() < EVERY {
-            return;
+            return false;
         }
         self.last = Instant::now();
+        true
+    }
+
+    /// Sends `body` (a report or a printed piece) to the controller.
+    pub(crate) fn send(&mut self, body: ReplyBody) {
         let reply = Reply {
             id: self.id,
             started: 0.0,
             completed: 0.0,
-            body: ReplyBody::Progress { done, total },
+            body,
             output: None,
         };
-        // A report that cannot be encoded (it always can: two integers) is not worth failing
-        // the call for.
+        // A report that cannot be encoded (a printed piece over 2 GiB) is not worth failing the
+        // call for: the rest comes with the answer.
         let _ = self.outbox.send_message(ROOT, &reply);
         self.outbox.progress_lazily();
     }
+}
+
+impl Report for ProgressReporter<'_> {
+    fn progress(&mut self, done: u64, total: u64) {
+        if self.due() {
+            self.send(ReplyBody::Progress { done, total });
+        }
+    }
+
+    fn flush_output(&mut self) {}
 }

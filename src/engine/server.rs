@@ -30,7 +30,7 @@ use crate::protocol::{
     Envelope, Frame, Output, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG,
     decode, unframe,
 };
-use crate::registry::{Failure, Registry, Report};
+use crate::registry::{Failure, Registry};
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
 use crate::with_dtype;
 
@@ -272,7 +272,7 @@ impl Server<'_> {
                 &mut self.state,
                 self.registry,
                 &incoming.request,
-                reporter.as_mut().map(|r| r as &mut dyn Report),
+                reporter.as_mut(),
             )
         };
         if let Some((id, body, output)) = simple {

@@ -295,6 +295,10 @@ impl Hub {
                 self.note_progress(engine, id, done, total);
                 return Ok(());
             }
+            ReplyBody::Printed(piece) => {
+                self.note_printed(engine, id, piece);
+                return Ok(());
+            }
             ReplyBody::Pulled(items) => {
                 let route = route();
                 let (comm, source) = match route {

@@ -41,6 +41,23 @@ pub(crate) struct Tracked {
     /// By position, the last progress report of each engine's call (`done`, `total`); empty
     /// until one comes.
     pub progress: Vec<Option<(u64, u64)>>,
+    /// Streamed output: printed as it comes.
+    pub stream: bool,
+    /// By position, the printed pieces received so far, joined (streamed output); empty until
+    /// one comes.
+    pub printed: Vec<Output>,
+    /// By position, an answer that came before some of its printed pieces, filed once they
+    /// have come (a broadcast request's answer travels in the reply gather, its pieces
+    /// point-to-point).
+    early: Vec<Option<Early>>,
+}
+
+/// An answer held back until its printed pieces have come.
+struct Early {
+    started: f64,
+    completed: f64,
+    body: Body,
+    output: Option<Output>,
 }
 
 /// What a request asks an engine to do, as reports name it.
@@ -130,8 +147,53 @@ impl Hub {
                 slot_key,
                 what,
                 progress: Vec::new(),
+                stream: false,
+                printed: Vec::new(),
+                early: Vec::new(),
             },
         );
+    }
+
+    /// Prints what request `id`'s calls print as it comes (streamed output).
+    pub(crate) fn stream_output_of(&self, id: RequestId) {
+        if let Some(t) = self.state.borrow_mut().requests.get_mut(&id) {
+            t.stream = true;
+        }
+    }
+
+    /// Files a printed piece of `engine`'s call for request `id` (printing it if the request
+    /// streams), then the call's answer if it came first and waited for this piece.
+    pub(crate) fn note_printed(&self, engine: EngineId, id: RequestId, piece: Output) {
+        let mut state = self.state.borrow_mut();
+        let Some(t) = state.requests.get_mut(&id) else {
+            return;
+        };
+        let Some(pos) = t.position(engine) else {
+            return;
+        };
+        if t.printed.is_empty() {
+            t.printed = vec![Output::default(); t.targets.len()];
+        }
+        let printed = &mut t.printed[pos];
+        printed.append(&piece);
+        printed.pieces += 1;
+        if t.stream {
+            print_piece(engine, &piece);
+        }
+        let received = printed.pieces;
+        let waiting = t
+            .early
+            .get_mut(pos)
+            .and_then(|e| {
+                e.as_ref()
+                    .is_some_and(|e| e.output.as_ref().is_some_and(|o| o.pieces <= received))
+                    .then(|| e.take())
+            })
+            .flatten();
+        drop(state);
+        if let Some(e) = waiting {
+            self.file(engine, id, e.started, e.completed, e.body, e.output);
+        }
     }
 
     /// Files a progress report of `engine` for request `id` (ignored once the request is
@@ -204,6 +266,23 @@ impl Hub {
             state.byes += 1;
             return;
         }
+        // An answer whose printed pieces have not all come waits for them.
+        if let Some(expected) = output.as_ref().map(|o| o.pieces).filter(|&p| p > 0)
+            && let Some(t) = state.requests.get_mut(&id)
+            && let Some(pos) = t.position(engine)
+            && t.printed.get(pos).map_or(0, |p| p.pieces) < expected
+        {
+            if t.early.is_empty() {
+                t.early = (0..t.targets.len()).map(|_| None).collect();
+            }
+            t.early[pos] = Some(Early {
+                started,
+                completed,
+                body,
+                output,
+            });
+            return;
+        }
         state.filed += 1;
         if let Some(n) = state.answered.get_mut(engine) {
             *n += 1;
@@ -227,6 +306,11 @@ impl Hub {
         };
         if t.answers[pos].is_none() {
             t.arrivals.push(pos);
+        }
+        if t.stream
+            && let Some(rest) = &output
+        {
+            print_piece(engine, rest);
         }
         t.answers[pos] = Some(Answer {
             started,
@@ -324,5 +408,29 @@ pub(crate) fn failures(call: Call, targets: &[EngineId], answers: &[Answer]) -> 
         Ok(())
     } else {
         Err(errors.into())
+    }
+}
+
+/// Prints a streamed piece of `engine`'s output as it comes: `[stdout:E] ...` on this
+/// process's stdout, `[stderr:E] ...` on its stderr (IPython Parallel's streaming form).
+fn print_piece(engine: EngineId, piece: &Output) {
+    use std::io::Write;
+    for (stream, bytes) in [("stdout", &piece.stdout), ("stderr", &piece.stderr)] {
+        if bytes.is_empty() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let mut labelled = String::with_capacity(text.len() + 16);
+        for line in text.split_inclusive('\n') {
+            labelled.push_str(&format!("[{stream}:{engine}] {line}"));
+        }
+        if !labelled.ends_with('\n') {
+            labelled.push('\n');
+        }
+        let _ = if stream == "stdout" {
+            std::io::stdout().write_all(labelled.as_bytes())
+        } else {
+            std::io::stderr().write_all(labelled.as_bytes())
+        };
     }
 }

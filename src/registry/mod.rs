@@ -36,10 +36,14 @@ pub struct Context<'a> {
     reporter: Option<&'a mut dyn Report>,
 }
 
-/// Where a call's progress reports go (on an engine rank: to the controller).
+/// Where a call's progress reports and printed pieces go (on an engine rank: to the
+/// controller).
 pub(crate) trait Report {
-    /// `done` of `total` units of the call's work are done.
-    fn report(&mut self, done: u64, total: u64);
+    /// `done` of `total` units of the call's work are done (sent at most ten times a second;
+    /// with streaming output, what the call printed goes first).
+    fn progress(&mut self, done: u64, total: u64);
+    /// Sends what the call has printed so far, if its output streams.
+    fn flush_output(&mut self);
 }
 
 impl<'a> Context<'a> {
@@ -89,7 +93,20 @@ impl<'a> Context<'a> {
     /// ```
     pub fn progress(&mut self, done: u64, total: u64) {
         if let Some(reporter) = &mut self.reporter {
-            reporter.report(done, total);
+            reporter.progress(done, total);
+        }
+    }
+
+    /// Sends what this call has printed so far to the driver now, when its view streams
+    /// output ([`DirectView::stream_output`](crate::DirectView::stream_output)); does nothing
+    /// otherwise. [`progress`](Self::progress) does the same at most ten times a second, so a
+    /// call that reports its progress needs no flushes.
+    ///
+    /// The engine is single-threaded: what a call prints can leave only when the call calls in
+    /// here (or `progress`); a call that never does sends everything with its answer.
+    pub fn flush_output(&mut self) {
+        if let Some(reporter) = &mut self.reporter {
+            reporter.flush_output();
         }
     }
 

@@ -309,9 +309,11 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         })
     }
 
-    /// What each engine's call printed to stdout, in target order (lossy UTF-8): empty for an
-    /// engine that has not answered yet, or for a view without
-    /// [`capture_output`](crate::DirectView::capture_output).
+    /// What each engine's call printed to stdout, in target order (lossy UTF-8), as far as it
+    /// has come: nothing from an engine that has not answered yet, unless the view streams
+    /// output ([`stream_output`](crate::DirectView::stream_output): the pieces received so
+    /// far); nothing at all for a view that neither captures nor streams
+    /// ([`capture_output`](crate::DirectView::capture_output)).
     pub fn stdout(&self) -> Vec<String> {
         self.outputs(|o| &o.stdout)
     }
@@ -326,11 +328,14 @@ impl<R, M: Multiplicity> AsyncResult<R, M> {
         self.hub.with_tracked(self.id, |t| {
             t.answers
                 .iter()
-                .map(|a| {
-                    a.as_ref()
-                        .and_then(|a| a.output.as_ref())
-                        .map(|o| String::from_utf8_lossy(stream(o)).into_owned())
-                        .unwrap_or_default()
+                .enumerate()
+                .map(|(pos, a)| {
+                    // Streamed pieces first, then the rest that came with the answer.
+                    let mut bytes = t.printed.get(pos).map_or(&[][..], |p| stream(p)).to_vec();
+                    if let Some(rest) = a.as_ref().and_then(|a| a.output.as_ref()) {
+                        bytes.extend_from_slice(stream(rest));
+                    }
+                    String::from_utf8_lossy(&bytes).into_owned()
                 })
                 .collect()
         })

@@ -14,7 +14,7 @@ use crate::error::{Call, Error, RemoteError, RemoteErrorKind, Result};
 use crate::hub::Hub;
 use crate::hub::tracking::failures;
 use crate::ids::{EngineId, RequestId};
-use crate::protocol::Request;
+use crate::protocol::{OutputMode, Request};
 use crate::registry::{Executable, Remote};
 use crate::result::{
     AsyncResult, Many, MapResult, Multiplicity, ShowProgress, decode_ack, decode_pulled,
@@ -56,8 +56,8 @@ pub struct DirectView<M: Multiplicity = Many> {
     pub(super) targets: Rc<[EngineId]>,
     /// How long blocking calls wait (`None`: as long as it takes).
     pub(super) limit: Option<Duration>,
-    /// `apply` and `execute` capture what the call prints on the engines.
-    pub(super) capture: bool,
+    /// What `apply` and `execute` do with what the call prints on the engines.
+    pub(super) capture: OutputMode,
     /// How blocking calls and maps show progress (`None`: maps automatically, calls not).
     pub(super) show: Option<ShowProgress>,
     _shape: PhantomData<M>,
@@ -88,7 +88,7 @@ impl<M: Multiplicity> DirectView<M> {
             hub,
             targets: targets.into(),
             limit: None,
-            capture: false,
+            capture: OutputMode::Inherit,
             show: None,
             _shape: PhantomData,
         }
@@ -137,7 +137,39 @@ impl<M: Multiplicity> DirectView<M> {
     /// ```
     pub fn capture_output(&self, capture: bool) -> Self {
         DirectView {
-            capture,
+            capture: if capture {
+                OutputMode::Capture
+            } else {
+                OutputMode::Inherit
+            },
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this view whose `apply` and `execute` capture what the call prints, as
+    /// [`capture_output`](Self::capture_output) does, and also print it here while the call
+    /// runs: `[stdout:ID] line` on the driver's stdout, `[stderr:ID] line` on its stderr, as
+    /// IPython Parallel streams output. The engines send what a call has printed whenever it
+    /// reports progress ([`Context::progress`](crate::Context::progress), at most ten times a
+    /// second) or calls [`Context::flush_output`](crate::Context::flush_output), and the rest
+    /// with the answer (an engine runs one call at a time and cannot send while the call is
+    /// busy elsewhere). The driver prints whenever it calls into mpiview (any wait).
+    /// [`AsyncResult::stdout`] has everything received so far. In a one-rank run the output
+    /// comes with the answer.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &mpiview::Client, f: &mpiview::Remote<(), ()>) -> mpiview::Result<()> {
+    /// let ar = client.direct_view().stream_output(true).apply(f, ())?;
+    /// ar.get()?; // [stdout:0] ... printed as the engines' calls print
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_output(&self, stream: bool) -> Self {
+        DirectView {
+            capture: if stream {
+                OutputMode::Stream
+            } else {
+                OutputMode::Inherit
+            },
             ..self.clone()
         }
     }
@@ -421,6 +453,9 @@ impl<M: Multiplicity> DirectView<M> {
         id: RequestId,
         func: u32,
     ) -> AsyncResult<R, M> {
+        if self.capture == OutputMode::Stream {
+            self.hub.stream_output_of(id);
+        }
         AsyncResult::new(
             self.hub.clone(),
             id,
@@ -460,6 +495,9 @@ impl<M: Multiplicity> DirectView<M> {
             task,
             capture: self.capture,
         })?;
+        if self.capture == OutputMode::Stream {
+            self.hub.stream_output_of(id);
+        }
         Ok(AsyncResult::new(
             self.hub.clone(),
             id,
