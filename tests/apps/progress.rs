@@ -12,6 +12,7 @@ use common::{DEADLINE, launch};
 
 const MAXNORMAL: &str = env!("CARGO_BIN_EXE_maxnormal");
 const TRAPZ: &str = env!("CARGO_BIN_EXE_trapz");
+const JULIA: &str = env!("CARGO_BIN_EXE_julia");
 
 /// Draws that take the engines a second or two here: long enough for reports and a bar.
 const LONG: &str = "2e7";
@@ -63,22 +64,42 @@ fn logs_get_progress_lines_when_asked() {
     let run = launch(3, Path::new(MAXNORMAL), &args, &[], DEADLINE);
     run.assert_success();
     assert!(!run.stderr.contains("progress"), "{}", run.stderr);
-    // `--progress` alone means always: a closing line with the draws done.
-    for flag in ["--progress", "--progress=always"] {
+    // `--progress` alone means always: a closing line with the draws done, summed over the
+    // engines' reports (a one-rank run's engine runs the call inline: it counts engines).
+    for (np, flag) in [
+        (1, "--progress"),
+        (2, "--progress=always"),
+        (3, "--progress"),
+        (5, "--progress"),
+    ] {
         let mut with: Vec<&str> = args.to_vec();
         with.push(flag);
-        let run = launch(3, Path::new(MAXNORMAL), &with, &[], DEADLINE);
+        let run = launch(np, Path::new(MAXNORMAL), &with, &[], DEADLINE);
         run.assert_success();
+        let expected = if np == 1 {
+            "progress: 1/1 engines"
+        } else {
+            "progress: 20000000/20000000 done"
+        };
         assert!(
-            run.stderr.contains("progress: 20000000/20000000 done"),
-            "{flag}: {}",
+            run.stderr.contains(expected),
+            "{np} ranks, {flag}: {}",
             run.stderr
         );
         let silenced = [("MPIVIEW_PROGRESS".to_string(), "0".to_string())];
-        let run = launch(3, Path::new(MAXNORMAL), &with, &silenced, DEADLINE);
+        let run = launch(np, Path::new(MAXNORMAL), &with, &silenced, DEADLINE);
         run.assert_success();
         assert!(!run.stderr.contains("progress"), "{}", run.stderr);
     }
+    // julia's engines report their rows.
+    let julia_args = ["-m", "8192", "-n", "8192", "--no-output", "--progress"];
+    let run = launch(3, Path::new(JULIA), &julia_args, &[], DEADLINE);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("progress: 8192/8192 done"),
+        "{}",
+        run.stderr
+    );
     let run = launch(
         3,
         Path::new(MAXNORMAL),
