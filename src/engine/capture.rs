@@ -86,15 +86,13 @@ impl Report for Streaming<'_, '_> {
     }
 }
 
-/// Sends what the call printed since its last piece, if anything; whether it sent a piece.
+/// Sends what the call printed since its last piece, if anything; whether a piece left (one
+/// too large to send is dropped, and not counted).
 fn send_printed(reporter: &mut ProgressReporter<'_>, files: &mut [File; 2]) -> bool {
     flush_all();
     let printed = take_output(files);
     let any = !printed.stdout.is_empty() || !printed.stderr.is_empty();
-    if any {
-        reporter.send(ReplyBody::Printed(printed));
-    }
-    any
+    any && reporter.send(ReplyBody::Printed(printed))
 }
 
 /// A file in memory (`memfd_create`), or `None` where it cannot be made.

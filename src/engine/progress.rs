@@ -41,8 +41,8 @@ impl<'a> ProgressReporter<'a> {
         true
     }
 
-    /// Sends `body` (a report or a printed piece) to the controller.
-    pub(crate) fn send(&mut self, body: ReplyBody) {
+    /// Sends `body` (a report or a printed piece) to the controller; whether it could.
+    pub(crate) fn send(&mut self, body: ReplyBody) -> bool {
         let reply = Reply {
             id: self.id,
             started: 0.0,
@@ -50,10 +50,11 @@ impl<'a> ProgressReporter<'a> {
             body,
             output: None,
         };
-        // A report that cannot be encoded (a printed piece over 2 GiB) is not worth failing the
-        // call for: the rest comes with the answer.
-        let _ = self.outbox.send_message(ROOT, &reply);
+        // A piece that cannot be sent (over 2 GiB encoded) is not worth failing the call for;
+        // it is not counted as sent, so the answer does not wait for it.
+        let sent = self.outbox.send_message(ROOT, &reply).is_ok();
         self.outbox.progress_lazily();
+        sent
     }
 }
 
