@@ -211,6 +211,23 @@ impl Hub {
         }
         let view = self.view_of(targets)?;
         self.ready_for_transfer(view, targets, limit)?;
+        let counts = self.announce_scatter::<T>(targets, view, name, data.shape(), flatten)?;
+        let raw = self.data_comm(view);
+        scatterv_root(raw, flat, &counts, &mut self.transfer_idle(targets, 0));
+        self.take_deferred()
+    }
+
+    /// Tells the engines of `targets` that a scatter of an array of `shape` to `name` comes on
+    /// `view`'s data communicator; the elements each engine gets, in target order.
+    pub(super) fn announce_scatter<T: Element>(
+        &self,
+        targets: &Rc<[EngineId]>,
+        view: ViewId,
+        name: &str,
+        shape: &[usize],
+        flatten: bool,
+    ) -> Result<Vec<usize>> {
+        let (rows, item_shape) = (shape[0], &shape[1..]);
         self.send_untracked(
             targets,
             Request::Scatter {
@@ -223,13 +240,10 @@ impl Hub {
             },
         )?;
         let item_len: usize = item_shape.iter().product();
-        let counts: Vec<usize> = block_counts(rows, targets.len())
+        Ok(block_counts(rows, targets.len())
             .into_iter()
             .map(|r| r * item_len)
-            .collect();
-        let raw = self.data_comm(view);
-        scatterv_root(raw, flat, &counts, &mut self.transfer_idle(targets, 0));
-        self.take_deferred()
+            .collect())
     }
 
     /// Concatenates the engines' values of `name` along axis 0 in target order, into memory

@@ -14,7 +14,6 @@ use crate::comm::collective::{Started, start_bcast_root, start_gatherv_root, sta
 use crate::comm::p2p::RawComm;
 use crate::error::{Error, Result};
 use crate::ids::EngineId;
-use crate::partition::block_counts;
 use crate::protocol::Request;
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value};
 
@@ -88,25 +87,8 @@ impl Hub {
             self.scatter(targets, name, data.view(), flatten, None)?;
             return Ok(self.finished_transfer(Ok(Box::new(()))));
         }
-        let rows = data.shape()[0];
-        let item_shape: Vec<usize> = data.shape()[1..].to_vec();
         let view = self.view_of(targets)?;
-        self.send_untracked(
-            targets,
-            Request::Scatter {
-                name: name.to_string(),
-                view,
-                dtype: T::DTYPE,
-                item_shape: item_shape.iter().map(|&d| d as u64).collect(),
-                rows: rows as u64,
-                flatten,
-            },
-        )?;
-        let item_len: usize = item_shape.iter().product();
-        let counts: Vec<usize> = block_counts(rows, targets.len())
-            .into_iter()
-            .map(|r| r * item_len)
-            .collect();
+        let counts = self.announce_scatter::<T>(targets, view, name, data.shape(), flatten)?;
         self.queue_transfer(
             view,
             Box::new(move |raw| {
