@@ -187,7 +187,14 @@ fn run_once(args: &Args, bin: &Path, ranks: u64, extra: &[String]) -> Result<f64
     let mut cmd = match launcher(args) {
         Launcher::Srun => {
             let mut c = Command::new("srun");
-            c.args(["--mpi=pmix", "--overcommit", "-n", &ranks.to_string()]);
+            // A rank that dies ends the run at once (srun's default leaves the others waiting).
+            c.args([
+                "--mpi=pmix",
+                "--kill-on-bad-exit=1",
+                "--overcommit",
+                "-n",
+                &ranks.to_string(),
+            ]);
             c
         }
         _ => {

@@ -27,7 +27,8 @@ fn to_int(n: usize) -> i32 {
 /// (dropped after the requests complete: fields drop in order).
 pub(crate) struct Started {
     pending: Vec<Pending>,
-    _layout: Option<(Vec<i32>, Vec<i32>)>,
+    /// The count and displacement arrays of every `*v` collective among the requests.
+    _layouts: Vec<(Vec<i32>, Vec<i32>)>,
     bytes: usize,
 }
 
@@ -56,11 +57,8 @@ impl Started {
     /// Adds the requests of `other` after these (started after them).
     pub(crate) fn then(mut self, other: Started) -> Started {
         self.pending.extend(other.pending);
+        self._layouts.extend(other._layouts);
         self.bytes += other.bytes;
-        // Only one collective of a chain reads count arrays: the last.
-        if other._layout.is_some() {
-            self._layout = other._layout;
-        }
         self
     }
 }
@@ -91,7 +89,7 @@ pub(crate) unsafe fn start_bcast_root<T: Equivalence>(comm: RawComm, data: &[T])
     }
     Started {
         pending,
-        _layout: None,
+        _layouts: Vec::new(),
         bytes: std::mem::size_of_val(data),
     }
 }
@@ -161,7 +159,7 @@ pub(crate) unsafe fn start_scatterv_root<T: Equivalence>(
             );
             Started {
                 pending: vec![Pending::new(raw, false)],
-                _layout: Some((c, displs)),
+                _layouts: vec![(c, displs)],
                 bytes,
             }
         }
@@ -178,7 +176,7 @@ pub(crate) unsafe fn start_scatterv_root<T: Equivalence>(
         }
         Started {
             pending,
-            _layout: None,
+            _layouts: Vec::new(),
             bytes,
         }
     }
@@ -257,7 +255,7 @@ pub(crate) unsafe fn start_gatherv_root<T: Equivalence>(
             );
             Started {
                 pending: vec![Pending::new(raw, true)],
-                _layout: Some((c, displs)),
+                _layouts: vec![(c, displs)],
                 bytes,
             }
         }
@@ -277,7 +275,7 @@ pub(crate) unsafe fn start_gatherv_root<T: Equivalence>(
         }
         Started {
             pending,
-            _layout: None,
+            _layouts: Vec::new(),
             bytes,
         }
     }
