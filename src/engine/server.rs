@@ -267,7 +267,13 @@ impl Server<'_> {
         }
         let started = clock::now();
         let simple = {
-            let mut reporter = abortable.map(|(id, _)| ProgressReporter::new(&mut self.outbox, id));
+            // Only a direct call reports progress (a map's progress is its items): a task stream
+            // pays no clock read per chunk.
+            let reports = match &incoming.request {
+                Request::Apply { id, .. } | Request::Execute { id, .. } => Some(*id),
+                _ => None,
+            };
+            let mut reporter = reports.map(|id| ProgressReporter::new(&mut self.outbox, id));
             handle_simple(
                 &mut self.state,
                 self.registry,

@@ -145,7 +145,11 @@ impl Hub {
             orphaned: false,
         });
         self.advance_transfers();
-        self.take_deferred()?;
+        if let Err(e) = self.take_deferred() {
+            // No handle will take it: it completes and is forgotten.
+            self.orphan_transfer(id);
+            return Err(e);
+        }
         Ok(id)
     }
 
