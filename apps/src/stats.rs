@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use mpiview::{Cluster, DirectView, Remote};
+
 /// The median of `values`: the middle one, or the mean of the two middle ones for an even
 /// count; NaN when there are none. NaNs sort last.
 ///
@@ -53,6 +55,36 @@ pub fn peak_memory_bytes() -> Option<u64> {
     }?;
     // Linux reports kibibytes.
     u64::try_from(usage.ru_maxrss).ok()?.checked_mul(1024)
+}
+
+/// Registers the remote function that answers an engine's [`peak_memory_bytes`], for
+/// [`engines_peak_memory`]. **Every rank** calls it, at the same place among the app's
+/// registrations.
+///
+/// ```no_run
+/// use mpiview::Cluster;
+/// use mpiview_apps::stats::{engines_peak_memory, register_engine_peak};
+/// let mut cluster = Cluster::init().unwrap();
+/// let peak = register_engine_peak(&mut cluster);
+/// cluster.run(|client| -> mpiview::Result<()> {
+///     let largest = engines_peak_memory(&client.direct_view(), &peak)?;
+///     println!("largest engine peak: {largest:?} bytes");
+///     Ok(())
+/// });
+/// ```
+pub fn register_engine_peak(cluster: &mut Cluster) -> Remote<(), Option<u64>> {
+    cluster.register("peak memory", |()| peak_memory_bytes())
+}
+
+/// The largest peak resident memory among the engines of `view` so far, in bytes (each one's
+/// [`peak_memory_bytes`]); `None` if an engine's system does not say. The apps report it in
+/// `--json` as `engine_peak_bytes`. The driver (rank 0) calls it.
+pub fn engines_peak_memory(
+    view: &DirectView,
+    peak: &Remote<(), Option<u64>>,
+) -> mpiview::Result<Option<u64>> {
+    let peaks: Option<Vec<u64>> = view.apply_sync(peak, ())?.into_iter().collect();
+    Ok(peaks.and_then(|p| p.into_iter().max()))
 }
 
 /// Seconds of a run by phase, for `--json`: computing, moving data to or from the controller,

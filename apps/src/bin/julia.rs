@@ -32,7 +32,7 @@ use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{JuliaImage, julia_png_staged};
 use mpiview_apps::kernels::julia::{Julia, PartialSums, Picture, counts_of_points};
-use mpiview_apps::stats::Phases;
+use mpiview_apps::stats::{Phases, engines_peak_memory, register_engine_peak};
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use serde_json::json;
@@ -79,7 +79,8 @@ impl std::fmt::Display for Schedule {
                   --json prints one object on the last line of stdout with the keys: app, m, n, c, zmin, \
                   zmax, tmax, schedule, engines, seconds, serial_seconds, equal_to_serial, \
                   never_escaped, h5, png, io (parallel or serial), phases (seconds of compute, \
-                  transfer and output in the last repeat), controller_peak_bytes.\n\
+                  transfer and output in the last repeat), controller_peak_bytes, engine_peak_bytes (the largest of the \
+                  engines').\n\
                   Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
                   written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
@@ -153,6 +154,8 @@ struct Remotes {
     picture: Remote<(Julia, Picture), PartialSums>,
     /// Frees the engines' copies.
     clear: Task,
+    /// An engine's peak memory, for `--json`.
+    peak: Remote<(), Option<u64>>,
 }
 
 /// What the engines need to write the HDF5 file together.
@@ -249,6 +252,7 @@ fn main() -> ExitCode {
             ctx.remove("J");
             Ok(())
         }),
+        peak: register_engine_peak(&mut cluster),
     };
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
     cluster.run(|client| parsed.run(|args| run(client, &args, &remotes)))
@@ -434,6 +438,12 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
     if args.schedule != Schedule::Balanced {
         client.direct_view().execute_sync(&r.clear)?;
     }
+    // Before the json, after every phase: what the engines held at most.
+    let engine_peak = if args.json {
+        engines_peak_memory(&client.direct_view(), &r.peak)?
+    } else {
+        None
+    };
     if args.json {
         let pair = |z: Complex64| json!([z.re, z.im]);
         println!(
@@ -457,6 +467,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 "io": if serial_io { "serial" } else { "parallel" },
                 "phases": phases,
                 "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
+                "engine_peak_bytes": engine_peak,
             })
         );
     }

@@ -31,11 +31,11 @@ use mpiview_apps::io::hdf5::{H5Writer, SharedH5};
 use mpiview_apps::io::output::{Staged, check_outputs, commit_all};
 use mpiview_apps::io::png::{HistogramChart, histogram_png_staged};
 use mpiview_apps::kernels::maxnormal::{
-    Histogram, cdf, density, exact_edges, histogram_among, ks_distance_among, ks_pvalue,
-    samples_reporting,
+    Histogram, KS_PEAK_BYTES_PER_SAMPLE, cdf, density, exact_edges, histogram_among,
+    ks_distance_among, ks_pvalue, samples_reporting,
 };
 use mpiview_apps::kernels::sum::CompensatedSum;
-use mpiview_apps::stats::Phases;
+use mpiview_apps::stats::{Phases, engines_peak_memory, register_engine_peak};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -56,7 +56,8 @@ use serde_json::json;
                   --json prints one object on the last line of stdout with the keys: app, n, draws, \
                   seed, bins, engines, ks_distance, ks_pvalue, mean, seconds, h5, png, io (parallel \
                   or serial), phases (seconds of compute, transfer and output), \
-                  controller_peak_bytes.\n\
+                  controller_peak_bytes, engine_peak_bytes (the largest of the \
+                  engines').\n\
                   Exit codes: 0 success; 2 bad input (one message, nothing computed, no file \
                   written); 1 any other failure (e.g. a full disk: no file replaced)."
 )]
@@ -164,6 +165,8 @@ struct Remotes {
     draw: Remote<Share, Answer>,
     write: Remote<SharedWrite, ()>,
     clear: Task,
+    /// An engine's peak memory, for `--json`.
+    peak: Remote<(), Option<u64>>,
 }
 
 /// The draws engine `id` of `n` makes (the block rule).
@@ -224,14 +227,16 @@ fn main() -> ExitCode {
             ctx.remove("samples");
             Ok(())
         }),
+        peak: register_engine_peak(&mut cluster),
     };
     let parsed = parse_args::<Args>(cluster.rank(), std::env::args_os());
     cluster.run(|client| parsed.run(|args| run(client, &args, &remotes)))
 }
 
 /// Checks, before any work, that the busiest node can hold what its ranks will: each engine
-/// keeps its draws, a bucketed copy and the stretch it receives in the sample sort (24 bytes a
-/// draw); the controller gathers the draws for a serial write.
+/// keeps its draws and, in each round of the sample sort, a bucket it sends and the stretch it
+/// receives ([`KS_PEAK_BYTES_PER_SAMPLE`] bytes a draw); the controller gathers the draws for a
+/// serial write.
 fn check_draws_memory(client: &Client, args: &Args) -> Result<()> {
     let draws = u128::from(args.draws);
     let gathered = if args.serial_io && !args.no_output {
@@ -242,7 +247,7 @@ fn check_draws_memory(client: &Client, args: &Args) -> Result<()> {
     check_node_memory(
         client,
         gathered,
-        24 * draws,
+        u128::from(KS_PEAK_BYTES_PER_SAMPLE) * draws,
         &format!("{} draws", args.draws),
     )
 }
@@ -346,6 +351,12 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
         println!("wrote {} and {}", args.out.display(), args.png.display());
     }
     dview.execute_sync(&r.clear)?;
+    // Before the json, after every phase: what the engines held at most.
+    let engine_peak = if args.json {
+        engines_peak_memory(&client.direct_view(), &r.peak)?
+    } else {
+        None
+    };
     if args.json {
         println!(
             "{}",
@@ -365,6 +376,7 @@ fn run(client: &Client, args: &Args, r: &Remotes) -> Result<(), AppError> {
                 "io": if args.serial_io { "serial" } else { "parallel" },
                 "phases": phases,
                 "controller_peak_bytes": mpiview_apps::stats::peak_memory_bytes(),
+                "engine_peak_bytes": engine_peak,
             })
         );
     }

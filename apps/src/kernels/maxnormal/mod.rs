@@ -26,11 +26,15 @@ mod tests;
 
 use std::ops::Range;
 
-pub use among_engines::{histogram_among, ks_distance_among};
+pub use among_engines::{
+    KS_PEAK_BYTES_PER_SAMPLE, SORT_ROUNDS, histogram_among, ks_distance_among,
+};
 pub use dist::{cdf, density, ks_distance, ks_pvalue, normal_cdf, quantile};
 pub use hist::{Histogram, auto_edges, exact_edges, linspace_edges};
 pub use ks::{SortedBlock, ks_distance_of_blocks, sort_with_cdf};
-pub use sample_sort::{bucket_of, into_buckets, ks_part, regular_samples, splitters};
+pub use sample_sort::{
+    bucket_counts, bucket_of, ks_part, regular_samples, round_buckets, splitters,
+};
 
 use super::normal::Normals;
 
