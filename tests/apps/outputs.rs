@@ -49,6 +49,45 @@ fn assert_no_leftovers(dir: &Path) {
     }
 }
 
+/// Runs `app` with `args`, writing `{label}parallel.h5` and then `{label}serial.h5` (with
+/// `--serial-io`) in `dir`, and asserts that the two files (`contents`: every dataset and
+/// attribute) and the two pictures are the same.
+fn assert_parallel_and_serial_io_agree(
+    dir: &Path,
+    np: usize,
+    app: &str,
+    args: &[&str],
+    label: &str,
+    contents: fn(&Path) -> Vec<String>,
+) {
+    let mut files = Vec::new();
+    for io in ["parallel", "serial"] {
+        let h5 = dir.join(format!("{label}{io}.h5"));
+        let png = dir.join(format!("{label}{io}.png"));
+        let mut all = args.to_vec();
+        all.extend([
+            "--out",
+            h5.to_str().unwrap(),
+            "--png",
+            png.to_str().unwrap(),
+        ]);
+        if io == "serial" {
+            all.push("--serial-io");
+        }
+        let (r, _) = report(np, app, &all);
+        assert_eq!(r["io"], io, "np={np} {label}");
+        files.push((contents(&h5), std::fs::read(&png).unwrap()));
+    }
+    assert!(
+        files[0].0 == files[1].0,
+        "np={np} {label}: the datasets differ"
+    );
+    assert!(
+        files[0].1 == files[1].1,
+        "np={np} {label}: the pictures differ"
+    );
+}
+
 #[test]
 fn normstats_mirrors_the_seed_and_streams_follow_engines() {
     let mut previous: Vec<f64> = Vec::new();
@@ -125,6 +164,8 @@ fn maxnormal_samples_do_not_depend_on_the_rank_count_and_files_read_back() {
         assert!(ks < 0.01, "KS distance {ks} for 10^5 draws");
         assert!(r["ks_pvalue"].as_f64().unwrap() > 1e-4);
         assert_eq!(r["engines"], (np - 1).max(1) as u64);
+        let engine_peak = r["engine_peak_bytes"].as_u64().unwrap();
+        assert!(engine_peak > 1 << 20, "engine peak {engine_peak} bytes");
         let file = hdf5::File::open(&h5).unwrap();
         let samples: Vec<f64> = file.dataset("samples").unwrap().read_raw().unwrap();
         assert_eq!(samples.len(), 100_000);
@@ -200,26 +241,15 @@ fn maxnormal_parallel_and_serial_io_write_the_same_files() {
         "--draws", "30011", "--n", "4", "--seed", "5", "--bins", "777",
     ];
     for np in [1, 2, 3, 5] {
-        let mut files = Vec::new();
-        for io in ["parallel", "serial"] {
-            let h5 = dir.path().join(format!("m{np}{io}.h5"));
-            let png = dir.path().join(format!("m{np}{io}.png"));
-            let mut args = common.to_vec();
-            args.extend([
-                "--out",
-                h5.to_str().unwrap(),
-                "--png",
-                png.to_str().unwrap(),
-            ]);
-            if io == "serial" {
-                args.push("--serial-io");
-            }
-            let (r, _) = report(np, MAXNORMAL, &args);
-            assert_eq!(r["io"], io, "np={np}");
-            files.push((maxnormal_file(&h5), std::fs::read(&png).unwrap()));
-        }
-        assert!(files[0].0 == files[1].0, "np={np}: the datasets differ");
-        assert!(files[0].1 == files[1].1, "np={np}: the pictures differ");
+        let label = format!("m{np}");
+        assert_parallel_and_serial_io_agree(
+            dir.path(),
+            np,
+            MAXNORMAL,
+            &common,
+            &label,
+            maxnormal_file,
+        );
     }
     assert_no_leftovers(dir.path());
 }
@@ -354,33 +384,10 @@ fn julia_parallel_and_serial_io_write_the_same_files() {
     let grid = ["--m", "2500", "--n", "61", "--tmax", "40"];
     for np in [1, 2, 3, 5] {
         for schedule in ["rows", "block"] {
-            let mut files = Vec::new();
-            for io in ["parallel", "serial"] {
-                let h5 = dir.path().join(format!("j{np}{schedule}{io}.h5"));
-                let png = dir.path().join(format!("j{np}{schedule}{io}.png"));
-                let mut args = grid.to_vec();
-                args.extend(["--schedule", schedule]);
-                args.extend([
-                    "--out",
-                    h5.to_str().unwrap(),
-                    "--png",
-                    png.to_str().unwrap(),
-                ]);
-                if io == "serial" {
-                    args.push("--serial-io");
-                }
-                let (r, _) = report(np, JULIA, &args);
-                assert_eq!(r["io"], io, "np={np} {schedule}");
-                files.push((julia_file(&h5), std::fs::read(&png).unwrap()));
-            }
-            assert!(
-                files[0].0 == files[1].0,
-                "np={np} {schedule}: the datasets differ"
-            );
-            assert!(
-                files[0].1 == files[1].1,
-                "np={np} {schedule}: the pictures differ"
-            );
+            let mut args = grid.to_vec();
+            args.extend(["--schedule", schedule]);
+            let label = format!("j{np}{schedule}");
+            assert_parallel_and_serial_io_agree(dir.path(), np, JULIA, &args, &label, julia_file);
         }
     }
     // h5py reads a file the engines wrote together.
@@ -440,4 +447,47 @@ fn julia_bad_input() {
         }
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// One engine's part of a parallel write fails (`MPIVIEW_FAULT_WRITE`, as a full disk would
+/// make it): the run ends with exit 1 and a message on every rank count, the outputs of an
+/// earlier run stay as they were, and no temporary file is left.
+#[test]
+fn a_write_failing_on_one_engine_leaves_the_old_files_and_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h5, png) = (dir.path().join("out.h5"), dir.path().join("out.png"));
+    std::fs::write(&h5, "an earlier run's file").unwrap();
+    std::fs::write(&png, "an earlier run's picture").unwrap();
+    let outputs = [
+        "--out",
+        h5.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ];
+    for np in [1, 2, 3, 5] {
+        let failing = ((np - 1).max(1) / 2).to_string();
+        for (app, size) in [(MAXNORMAL, ["--draws", "20000"]), (JULIA, ["--m", "300"])] {
+            let args: Vec<&str> = size.iter().chain(&outputs).copied().collect();
+            let env = [("MPIVIEW_FAULT_WRITE".to_string(), failing.clone())];
+            let r = launch(np, Path::new(app), &args, &env, DEADLINE);
+            let what = format!("{app} np={np}, engine {failing} failing");
+            r.assert_code(1);
+            assert!(
+                r.stderr.contains("MPIVIEW_FAULT_WRITE") && r.stderr.contains("out.h5"),
+                "{what}: {}",
+                r.stderr
+            );
+            assert_eq!(
+                std::fs::read_to_string(&h5).unwrap(),
+                "an earlier run's file",
+                "{what}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&png).unwrap(),
+                "an earlier run's picture",
+                "{what}"
+            );
+            assert_no_leftovers(dir.path());
+        }
+    }
 }

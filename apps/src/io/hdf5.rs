@@ -17,6 +17,11 @@
 //! datasets are the same, value for value and in type and shape, as a serial write of the same
 //! data.
 //!
+//! **A fault for tests.** With `MPIVIEW_FAULT_WRITE=K` in its environment, writer `K` of a
+//! collective write (its rank in the writers' communicator: engine `K` in the apps) fails its
+//! first dataset write as a full disk would, so that tests can check that one engine's failure
+//! ends the run cleanly: an error, no file, no temporary left, nothing replaced.
+//!
 //! ```
 //! use mpiview_apps::io::hdf5::H5Writer;
 //! let dir = tempfile::tempdir().unwrap();
@@ -61,7 +66,13 @@ struct Collective {
     comm: mpi::topology::SimpleCommunicator,
     /// The file's directory: MPI-IO does not say why a write failed.
     dir: PathBuf,
+    /// This writer fails its first dataset write (`MPIVIEW_FAULT_WRITE`, for tests).
+    fault: std::cell::Cell<bool>,
 }
+
+/// The environment variable that makes one writer of a collective write fail (see the module
+/// docs).
+pub const FAULT_WRITE_VAR: &str = "MPIVIEW_FAULT_WRITE";
 
 impl std::fmt::Debug for Collective {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,6 +215,12 @@ impl H5Writer {
                     .filter(|d| !d.as_os_str().is_empty())
                     .unwrap_or(Path::new("."))
                     .to_path_buf(),
+                fault: std::cell::Cell::new(
+                    std::env::var(FAULT_WRITE_VAR)
+                        .ok()
+                        .and_then(|k| k.parse().ok())
+                        == Some(comm.rank()),
+                ),
             }),
         })
     }
@@ -264,6 +281,16 @@ impl H5Writer {
     {
         let ds = self.agreed(self.file.new_dataset::<T>().shape(shape).create(name))?;
         let written = match part {
+            _ if self
+                .collective
+                .as_ref()
+                .is_some_and(|c| c.fault.replace(false)) =>
+            {
+                Err(OutputError::Hdf5 {
+                    path: self.target.clone(),
+                    message: format!("{FAULT_WRITE_VAR}: this writer's part failed on purpose"),
+                })
+            }
             Some((view, at)) => ds.write_slice(view, at).map_err(|e| self.fail(e)),
             None => Ok(()),
         };
