@@ -5,24 +5,32 @@
 //! ```text
 //! scaling --app trapz --mode strong --ranks 2,3,5,9,17 --size 1e9 --spmd
 //! scaling --app julia --mode weak --ranks 2,3,5 --size-per-engine 512
+//! scaling --preset maxnormal-1e8 --ranks 2,3,5,9,16
 //! ```
 //!
 //! For every rank count it runs the app several times with `--json`, takes the median of the
 //! app's own timing (the computation, not the launch), and reports speedup and efficiency
 //! relative to one engine (`-n 2`: the controller and one engine). With `--spmd`, the trapz
 //! kernel also runs as a plain SPMD program (`trapz-spmd`, every rank computing) at equal worker
-//! counts, for the framework's overhead. Writes `runs.csv`, `summary.csv`, `scaling.h5` and
-//! `scaling.png` into `--out`.
+//! counts, for the framework's overhead. The apps' phases (compute, transfer, output: output
+//! only with `--write-files`) and peak memory go into the tables, and the phases into a chart.
+//! Writes `runs.csv`, `summary.csv`, `scaling.h5`, `scaling.png` and `phases.png` into `--out`.
+
+#[path = "scaling/outputs.rs"]
+mod outputs;
+#[path = "scaling/preset.rs"]
+mod preset;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, ValueEnum};
 use mpiview_apps::cli::parse_positive_count;
-use mpiview_apps::io::hdf5::H5Writer;
-use mpiview_apps::io::png::{ScalingChart, ScalingSeries, scaling_png};
 use mpiview_apps::stats::median;
 use serde::Serialize;
+
+use outputs::write_outputs;
+use preset::Preset;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,10 +66,16 @@ enum Launcher {
     after_help = "Sizes: trapz points (--n), maxnormal draws (--draws), julia grid rows (--m, 1024 \
                   columns), normstats draws per engine (--n; strong mode divides --size among the \
                   engines). Efficiency is relative to one engine (-n 2); runs with more ranks than \
-                  cores are flagged. Outputs in --out: runs.csv (every run), summary.csv (medians, \
-                  speedup, efficiency), scaling.h5, scaling.png."
+                  cores are flagged. Presets are large strong-scaling studies: trapz-1e9 (with \
+                  --spmd), julia-8192 (8192 x 8192 grid) and maxnormal-1e8 (1e8 draws), the last \
+                  two writing their files (--write-files). Outputs in --out: runs.csv (every run, \
+                  with its phases and peak memory), summary.csv (medians, speedup, efficiency), \
+                  scaling.h5, scaling.png (speedup and efficiency), phases.png (seconds per phase)."
 )]
 struct Args {
+    /// A large strong-scaling study (sets the app, the mode and the size).
+    #[arg(long, value_enum, conflicts_with_all = ["app", "mode", "size", "size_per_engine"])]
+    preset: Option<Preset>,
     /// The app to study.
     #[arg(long, value_enum, default_value_t = App::Trapz)]
     app: App,
@@ -95,6 +109,11 @@ struct Args {
     /// Extra arguments for the app, e.g. "--function gauss".
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     app_args: String,
+    /// julia and maxnormal write their HDF5 file and picture into --out on every run (each
+    /// run replaces the last), so that the output phase is timed; without it they run with
+    /// --no-output.
+    #[arg(long)]
+    write_files: bool,
 }
 
 #[derive(Serialize, Clone)]
@@ -108,6 +127,13 @@ struct Run {
     rep: u64,
     seconds: f64,
     oversubscribed: bool,
+    /// The app's phases (`--json`'s `phases`), where it reports them.
+    compute: Option<f64>,
+    transfer: Option<f64>,
+    output: Option<f64>,
+    controller_peak_bytes: Option<u64>,
+    /// The largest of the engines' peaks.
+    engine_peak_bytes: Option<u64>,
 }
 
 #[derive(Serialize, Clone)]
@@ -122,6 +148,22 @@ struct Summary {
     oversubscribed: bool,
     /// mpiview time / SPMD time at equal workers (mpiview rows with --spmd).
     overhead_vs_spmd: Option<f64>,
+    /// Median seconds of each phase, where the app reports them.
+    compute: Option<f64>,
+    transfer: Option<f64>,
+    output: Option<f64>,
+    /// The largest controller and engine peaks of the runs.
+    controller_peak_bytes: Option<u64>,
+    engine_peak_bytes: Option<u64>,
+}
+
+/// What one run's `--json` report says.
+struct Report {
+    seconds: f64,
+    /// Compute, transfer and output seconds.
+    phases: Option<[f64; 3]>,
+    controller_peak_bytes: Option<u64>,
+    engine_peak_bytes: Option<u64>,
 }
 
 fn cores() -> u64 {
@@ -182,8 +224,8 @@ fn launcher(args: &Args) -> Launcher {
     }
 }
 
-/// Runs `bin` on `ranks` ranks with `--json`; the seconds it reports.
-fn run_once(args: &Args, bin: &Path, ranks: u64, extra: &[String]) -> Result<f64, String> {
+/// Runs `bin` on `ranks` ranks with `--json`; what it reports.
+fn run_once(args: &Args, bin: &Path, ranks: u64, extra: &[String]) -> Result<Report, String> {
     let mut cmd = match launcher(args) {
         Launcher::Srun => {
             let mut c = Command::new("srun");
@@ -225,9 +267,16 @@ fn run_once(args: &Args, bin: &Path, ranks: u64, extra: &[String]) -> Result<f64
     let last = text.lines().last().unwrap_or_default();
     let report: serde_json::Value = serde_json::from_str(last)
         .map_err(|e| format!("{}: no JSON report ({e}): {last}", bin.display()))?;
-    report["seconds"]
+    let seconds = report["seconds"]
         .as_f64()
-        .ok_or_else(|| format!("{}: no seconds in {last}", bin.display()))
+        .ok_or_else(|| format!("{}: no seconds in {last}", bin.display()))?;
+    let phase = |name: &str| report["phases"][name].as_f64();
+    Ok(Report {
+        seconds,
+        phases: (|| Some([phase("compute")?, phase("transfer")?, phase("output")?]))(),
+        controller_peak_bytes: report["controller_peak_bytes"].as_u64(),
+        engine_peak_bytes: report["engine_peak_bytes"].as_u64(),
+    })
 }
 
 fn nix_is_root() -> bool {
@@ -236,7 +285,10 @@ fn nix_is_root() -> bool {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(preset) = args.preset {
+        preset.apply(&mut args);
+    }
     match study(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -293,7 +345,11 @@ fn study(args: &Args) -> Result<(), String> {
         App::Trapz | App::Julia => vec!["--repeat".into(), "3".into()],
         _ => Vec::new(),
     };
-    let quiet_files: Vec<String> = match args.app {
+    let files: Vec<String> = match args.app {
+        App::Maxnormal | App::Julia if args.write_files => {
+            let file = |ext: &str| out.join(format!("{app_name}.{ext}")).display().to_string();
+            vec!["--out".into(), file("h5"), "--png".into(), file("png")]
+        }
         App::Maxnormal | App::Julia => vec!["--no-output".into()],
         _ => Vec::new(),
     };
@@ -310,10 +366,11 @@ fn study(args: &Args) -> Result<(), String> {
         let (flag, size) = size_for(args, engines);
         let mut extra = vec![flag.to_string(), size.to_string()];
         extra.extend(repeat_args.iter().cloned());
-        extra.extend(quiet_files.iter().cloned());
+        extra.extend(files.iter().cloned());
         extra.extend(user_args.iter().cloned());
         for rep in 0..args.reps {
-            let seconds = run_once(args, &app_bin, r, &extra)?;
+            let report = run_once(args, &app_bin, r, &extra)?;
+            let phase = |k: usize| report.phases.map(|p| p[k]);
             runs.push(Run {
                 kind: "mpiview",
                 app: args.app,
@@ -322,8 +379,13 @@ fn study(args: &Args) -> Result<(), String> {
                 engines,
                 size,
                 rep,
-                seconds,
+                seconds: report.seconds,
                 oversubscribed: r > cores,
+                compute: phase(0),
+                transfer: phase(1),
+                output: phase(2),
+                controller_peak_bytes: report.controller_peak_bytes,
+                engine_peak_bytes: report.engine_peak_bytes,
             });
             if args.spmd {
                 // Equal workers: `engines` ranks that all compute.
@@ -338,8 +400,13 @@ fn study(args: &Args) -> Result<(), String> {
                     engines,
                     size,
                     rep,
-                    seconds: s,
+                    seconds: s.seconds,
                     oversubscribed: engines > cores,
+                    compute: None,
+                    transfer: None,
+                    output: None,
+                    controller_peak_bytes: s.controller_peak_bytes,
+                    engine_peak_bytes: None,
                 });
             }
         }
@@ -369,7 +436,7 @@ fn study(args: &Args) -> Result<(), String> {
         );
     }
     println!(
-        "wrote {}/{{runs.csv, summary.csv, scaling.h5, scaling.png}}",
+        "wrote {}/{{runs.csv, summary.csv, scaling.h5, scaling.png, phases.png}}",
         out.display()
     );
     Ok(())
@@ -412,6 +479,11 @@ fn summarize(runs: &[Run], mode: Mode) -> Vec<Summary> {
                 .find(|r| r.kind == kind && r.ranks == ranks)
                 .expect("a run");
             let seconds = med(ranks);
+            let these = || runs.iter().filter(|r| r.kind == kind && r.ranks == ranks);
+            let phase = |f: fn(&Run) -> Option<f64>| {
+                let all: Option<Vec<f64>> = these().map(f).collect();
+                all.map(median)
+            };
             let e = any.engines as f64;
             let (speedup, efficiency) = match (one, mode) {
                 (Some(t1), Mode::Strong) => (t1 / seconds, t1 / seconds / e),
@@ -428,6 +500,11 @@ fn summarize(runs: &[Run], mode: Mode) -> Vec<Summary> {
                 efficiency,
                 oversubscribed: any.oversubscribed,
                 overhead_vs_spmd: None,
+                compute: phase(|r| r.compute),
+                transfer: phase(|r| r.transfer),
+                output: phase(|r| r.output),
+                controller_peak_bytes: these().filter_map(|r| r.controller_peak_bytes).max(),
+                engine_peak_bytes: these().filter_map(|r| r.engine_peak_bytes).max(),
             });
         }
     }
@@ -443,110 +520,6 @@ fn summarize(runs: &[Run], mode: Mode) -> Vec<Summary> {
             .map(|(_, t)| s.seconds / t);
     }
     out
-}
-
-fn write_outputs(
-    args: &Args,
-    out: &Path,
-    runs: &[Run],
-    summaries: &[Summary],
-    cores: u64,
-) -> Result<(), String> {
-    let csv_err = |e: csv::Error| e.to_string();
-    let mut w = csv::Writer::from_path(out.join("runs.csv")).map_err(csv_err)?;
-    for r in runs {
-        w.serialize(r).map_err(csv_err)?;
-    }
-    w.flush().map_err(|e| e.to_string())?;
-    let mut w = csv::Writer::from_path(out.join("summary.csv")).map_err(csv_err)?;
-    for s in summaries {
-        w.serialize(s).map_err(csv_err)?;
-    }
-    w.flush().map_err(|e| e.to_string())?;
-
-    let io = |e: mpiview_apps::io::OutputError| e.to_string();
-    let h5 = H5Writer::create(out.join("scaling.h5")).map_err(io)?;
-    for kind in ["mpiview", "spmd"] {
-        let rows: Vec<&Summary> = summaries.iter().filter(|s| s.kind == kind).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        h5.group(kind).map_err(io)?;
-        let col_u = |f: fn(&Summary) -> u64| rows.iter().map(|s| f(s)).collect::<Vec<u64>>();
-        let col_f = |f: fn(&Summary) -> f64| rows.iter().map(|s| f(s)).collect::<Vec<f64>>();
-        h5.dataset_1d(&format!("{kind}/ranks"), &col_u(|s| s.ranks))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/engines"), &col_u(|s| s.engines))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/size"), &col_u(|s| s.size))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/seconds"), &col_f(|s| s.seconds))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/speedup"), &col_f(|s| s.speedup))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/efficiency"), &col_f(|s| s.efficiency))
-            .map_err(io)?;
-        h5.dataset_1d(
-            &format!("{kind}/oversubscribed"),
-            &rows
-                .iter()
-                .map(|s| u8::from(s.oversubscribed))
-                .collect::<Vec<u8>>(),
-        )
-        .map_err(io)?;
-    }
-    h5.attr_str("/", "app", &name(&args.app)).map_err(io)?;
-    h5.attr_str("/", "mode", &name(&args.mode)).map_err(io)?;
-    h5.attr_str("/", "launcher", &name(&launcher(args)))
-        .map_err(io)?;
-    h5.attr("/", "reps", args.reps).map_err(io)?;
-    h5.attr("/", "cores", cores).map_err(io)?;
-    h5.finish().map_err(io)?;
-
-    let series: Vec<ScalingSeries> = ["mpiview", "spmd"]
-        .iter()
-        .filter_map(|&kind| {
-            // The mpiview line is the controller-and-engines runs (-n 2 and up); a one-rank run
-            // (in-process engine) is in the tables, not on the line.
-            let rows: Vec<&Summary> = summaries
-                .iter()
-                .filter(|s| s.kind == kind && (kind == "spmd" || s.ranks >= 2))
-                .collect();
-            (!rows.is_empty()).then(|| ScalingSeries {
-                label: if kind == "mpiview" {
-                    format!("{} (mpiview)", name(&args.app))
-                } else {
-                    "raw SPMD (trapz-spmd)".into()
-                },
-                engines: rows.iter().map(|s| s.engines as f64).collect(),
-                speedup: rows.iter().map(|s| s.speedup).collect(),
-                efficiency: rows.iter().map(|s| s.efficiency).collect(),
-            })
-        })
-        .collect();
-    let (speedup_label, efficiency_label) = match args.mode {
-        Mode::Strong => ("speedup T(1) / T(E)", "efficiency T(1) / (E · T(E))"),
-        Mode::Weak => ("scaled speedup E · T(1) / T(E)", "efficiency T(1) / T(E)"),
-    };
-    let chart = ScalingChart {
-        title: format!(
-            "{} {} scaling ({} cores)",
-            name(&args.app),
-            name(&args.mode),
-            cores
-        ),
-        speedup_label: speedup_label.into(),
-        efficiency_label: efficiency_label.into(),
-        // Ranks = engines + 1 outnumber the cores from this many engines on.
-        oversubscribed_from: summaries
-            .iter()
-            .filter(|s| s.kind == "mpiview" && s.oversubscribed)
-            .map(|s| s.engines as f64)
-            .reduce(f64::min),
-        ..ScalingChart::default()
-    };
-    scaling_png(out.join("scaling.png"), &series, &chart).map_err(io)?;
-    Ok(())
 }
 
 /// The lowercase name of an option's value (`trapz`, `strong`, `srun`).

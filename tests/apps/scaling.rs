@@ -118,4 +118,62 @@ fn bad_requests_are_refused() {
     );
     let (ok, _, stderr) = scaling(&["--ranks", "0"]);
     assert!(!ok && stderr.contains("at least 1"), "{stderr}");
+    // A preset sets the app and the size: naming them too is refused before anything runs.
+    for clash in [["--app", "trapz"], ["--size", "100"]] {
+        let mut args = vec!["--preset", "julia-8192"];
+        args.extend(clash);
+        let (ok, _, stderr) = scaling(&args);
+        assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
+    }
+    let (ok, _, stderr) = scaling(&["--preset", "julia-4096"]);
+    assert!(!ok && stderr.contains("maxnormal-1e8"), "{stderr}");
+}
+
+#[test]
+fn phases_and_peak_memory_with_the_files_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("phases");
+    let (ok, stdout, stderr) = scaling(&[
+        "--app",
+        "maxnormal",
+        "--ranks",
+        "1,3",
+        "--size",
+        "3e4",
+        "--reps",
+        "2",
+        "--write-files",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let runs = csv::Reader::from_path(out.join("runs.csv"))
+        .unwrap()
+        .deserialize::<std::collections::HashMap<String, String>>()
+        .map(|r| r.unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        let num = |k: &str| -> f64 { r[k].parse().unwrap_or_else(|_| panic!("{k} in {r:?}")) };
+        assert!(
+            num("output") > 0.0,
+            "the files were written and timed: {r:?}"
+        );
+        assert!(num("compute") > 0.0 && num("transfer") >= 0.0, "{r:?}");
+        assert!(
+            num("engine_peak_bytes") > 1e6 && num("controller_peak_bytes") > 1e6,
+            "{r:?}"
+        );
+    }
+    let h5 = hdf5::File::open(out.join("scaling.h5")).unwrap();
+    let output: Vec<f64> = h5.dataset("mpiview/output").unwrap().read_raw().unwrap();
+    assert!(
+        output.len() == 2 && output.iter().all(|&s| s > 0.0),
+        "{output:?}"
+    );
+    let png = std::fs::read(out.join("phases.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    // The app's own file, from the last run.
+    let samples = hdf5::File::open(out.join("maxnormal.h5")).unwrap();
+    assert_eq!(samples.dataset("samples").unwrap().size(), 30_000);
 }
