@@ -198,6 +198,8 @@ fn main() -> ExitCode {
     let remotes = Remotes {
         here: cluster.register_with_context("J = julia(my rows)", |ctx, julia: Julia| {
             let rows = my_rows(&julia, ctx.n_engines(), ctx.engine_id());
+            // A repeat's old counts go first: the engine never holds two grids.
+            ctx.remove("J");
             // The rows in pieces, each reported: a progress display for long runs.
             let counts = julia.rows_reporting(rows.clone(), PROGRESS_PARTS, |done, total| {
                 ctx.progress(done, total)
