@@ -39,20 +39,16 @@ pub(crate) fn write_outputs(
             continue;
         }
         h5.group(kind).map_err(io)?;
-        let col_u = |f: fn(&Summary) -> u64| rows.iter().map(|s| f(s)).collect::<Vec<u64>>();
-        let col_f = |f: fn(&Summary) -> f64| rows.iter().map(|s| f(s)).collect::<Vec<f64>>();
-        h5.dataset_1d(&format!("{kind}/ranks"), &col_u(|s| s.ranks))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/engines"), &col_u(|s| s.engines))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/size"), &col_u(|s| s.size))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/seconds"), &col_f(|s| s.seconds))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/speedup"), &col_f(|s| s.speedup))
-            .map_err(io)?;
-        h5.dataset_1d(&format!("{kind}/efficiency"), &col_f(|s| s.efficiency))
-            .map_err(io)?;
+        for (column, of) in COUNTS {
+            let values: Vec<u64> = rows.iter().map(|s| of(s)).collect();
+            h5.dataset_1d(&format!("{kind}/{column}"), &values)
+                .map_err(io)?;
+        }
+        for (column, of) in TIMINGS {
+            let values: Vec<f64> = rows.iter().map(|s| of(s)).collect();
+            h5.dataset_1d(&format!("{kind}/{column}"), &values)
+                .map_err(io)?;
+        }
         // Seconds of each phase (NaN where the app does not report them).
         for (phase, of) in PHASES {
             let seconds: Vec<f64> = rows.iter().map(|s| of(s).unwrap_or(f64::NAN)).collect();
@@ -123,11 +119,25 @@ pub(crate) fn write_outputs(
     Ok(())
 }
 
-/// Where a summary keeps a phase's median seconds.
-type PhaseOf = fn(&Summary) -> Option<f64>;
+/// A column of the summary in `scaling.h5`: its name, and where a summary keeps it.
+type Column<T> = (&'static str, fn(&Summary) -> T);
 
-/// The phases an app reports in `--json`, and where a summary keeps each one's median.
-const PHASES: [(&str, PhaseOf); 3] = [
+/// The counts of each row.
+const COUNTS: [Column<u64>; 3] = [
+    ("ranks", |s| s.ranks),
+    ("engines", |s| s.engines),
+    ("size", |s| s.size),
+];
+
+/// The median seconds of each row and what follows from them.
+const TIMINGS: [Column<f64>; 3] = [
+    ("seconds", |s| s.seconds),
+    ("speedup", |s| s.speedup),
+    ("efficiency", |s| s.efficiency),
+];
+
+/// The phases an app reports in `--json`: each one's median seconds.
+const PHASES: [Column<Option<f64>>; 3] = [
     ("compute", |s| s.compute),
     ("transfer", |s| s.transfer),
     ("output", |s| s.output),
