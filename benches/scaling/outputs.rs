@@ -98,12 +98,7 @@ pub(crate) fn write_outputs(
         Mode::Weak => ("scaled speedup E · T(1) / T(E)", "efficiency T(1) / T(E)"),
     };
     let chart = ScalingChart {
-        title: format!(
-            "{} {} scaling ({} cores)",
-            name(&args.app),
-            name(&args.mode),
-            cores
-        ),
+        title: title(args, "", cores),
         speedup_label: speedup_label.into(),
         efficiency_label: efficiency_label.into(),
         // Ranks = engines + 1 outnumber the cores from this many engines on.
@@ -176,12 +171,7 @@ fn phases_png(
         }
     }
     let chart = LineChart {
-        title: format!(
-            "{} {} scaling by phase ({} cores, medians)",
-            name(&args.app),
-            name(&args.mode),
-            cores
-        ),
+        title: title(args, " by phase (medians)", cores),
         x_label: "engines".into(),
         y_label: "seconds".into(),
         log_y: true,
@@ -189,4 +179,13 @@ fn phases_png(
     };
     lines_png(out.join("phases.png"), &series, &chart)?;
     Ok(())
+}
+
+/// A chart's title: the app, the mode, `what` the chart shows, the cores.
+fn title(args: &Args, what: &str, cores: u64) -> String {
+    format!(
+        "{} {} scaling{what}, {cores} cores",
+        name(&args.app),
+        name(&args.mode)
+    )
 }
