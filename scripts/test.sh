@@ -58,9 +58,9 @@ cargo test --workspace --all-targets
 # then with every view of 2 engines or more broadcast to (the default does that from 32).
 for setting in "OMPI_MCA_btl_vader_single_copy_mechanism=none" "OMPI_MCA_btl=self,tcp" \
   "MPIVIEW_BROADCAST_MIN=2"; do
-  step "DirectView, load-balanced, results, ordering and async-transfer suites with $setting"
-  env "$setting" cargo test -p mpiview --test direct_view --test load_balanced --test results \
-    --test ordering --test transfers_async --test progress
+  step "DirectView, load-balanced, batch, results, ordering and async-transfer suites with $setting"
+  env "$setting" cargo test -p mpiview --test direct_view --test load_balanced --test batches \
+    --test results --test ordering --test transfers_async --test progress
 done
 # Several nodes: a 3-node test cluster of network and UTS namespaces (scripts/cluster/), whose
 # scripts are tested first; then the multi-rank suites with every launch spread over the nodes
@@ -74,8 +74,8 @@ cluster_mpiexec="$PWD/scripts/cluster/mpirun.sh"
 # Not the 17- and 65-rank test (it runs on one node above): 65 ranks over TCP between the
 # namespaces, on 2 cores, took anywhere from 20 s to over 300 s (docs/performance.md).
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview --test direct_view --test load_balanced \
-  --test results --test runtime --test ordering --test examples --test transfers_async \
-  --test progress -- --skip many_ranks_oversubscribed
+  --test batches --test results --test runtime --test ordering --test examples \
+  --test transfers_async --test progress -- --skip many_ranks_oversubscribed
 MPIEXEC="$cluster_mpiexec" cargo test -p mpiview-apps --test app_outputs maxnormal_samples
 bash scripts/cluster/down.sh
 trap - EXIT

@@ -86,12 +86,16 @@ pub(crate) enum Request {
         task: u32,
         capture: OutputMode,
     },
-    /// Call a registered function on each item of a chunk; reply `Items`.
+    /// Call a registered function on each item of a chunk; reply `Mapped`.
     Map {
         id: RequestId,
         func: u32,
         items: Vec<u8>,
     },
+    /// Several chunks of one map in one message (load-balanced tasks too small to be worth a
+    /// message each): run in order, each like a `Map`; their replies come back together, as
+    /// one [`ReplyBody::Batch`] or several (see [`engine::batch`](crate::engine::batch)).
+    Maps { func: u32, chunks: Vec<MapChunk> },
     /// Store values. Inline values are in the message; the data of array values follows, in
     /// order, as broadcasts on the data communicator of `view`. No reply: storing cannot fail,
     /// and later requests run after it.
@@ -149,6 +153,13 @@ pub(crate) enum Request {
     Abort { ids: Vec<RequestId> },
     /// Stop serving; finalize and exit with `status`.
     Shutdown { status: u8 },
+}
+
+/// One chunk of a [`Request::Maps`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct MapChunk {
+    pub id: RequestId,
+    pub items: Vec<u8>,
 }
 
 impl Request {
@@ -209,6 +220,9 @@ pub(crate) enum ReplyBody {
     /// Not an answer: what the running call has printed since its last piece (a call whose
     /// output streams). Point-to-point, before the answer.
     Printed(Output),
+    /// Replies to chunks of a [`Request::Maps`], in the order they ran, in one message (the
+    /// outer reply's id is the first one's, its times span them all).
+    Batch(Vec<Reply>),
 }
 
 /// Encodes `msg` into one inline frame, or a large-frame marker plus the bulk body.

@@ -32,6 +32,7 @@ impl Body {
             ReplyBody::Progress { .. } | ReplyBody::Printed(_) => {
                 unreachable!("progress reports and printed pieces are not answers")
             }
+            ReplyBody::Batch(_) => unreachable!("a batch of replies is filed reply by reply"),
         }
     }
 }

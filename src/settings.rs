@@ -24,6 +24,8 @@
 //! | `MPIVIEW_PREFETCH` | 2 | load-balanced chunks queued per engine |
 //! | `MPIVIEW_BROADCAST_MIN` | 32 | requests to views of at least this many engines are broadcast; smaller views get one message per engine |
 //! | `MPIVIEW_CHUNK_TARGET_MS` | 2 | engine time automatic chunks aim at |
+//! | `MPIVIEW_BATCH_TARGET_US` | 100 | engine time a message of several load-balanced chunks aims at |
+//! | `MPIVIEW_BATCH_MAX` | 64 | the most load-balanced chunks one message carries (1: one chunk per message) |
 //! | `MPIVIEW_PROGRESS` | `auto` | `1`: show progress where a view's setting is automatic, also in batch logs; `0`: never (`auto`: a bar when someone watches a terminal, through `mpirun` too) |
 
 use std::sync::OnceLock;
@@ -31,6 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::balance::BatchRule;
 use crate::units::{parse_count, parse_seconds, parse_size};
 
 /// A setting with a bad value.
@@ -74,6 +77,8 @@ pub(crate) struct Settings {
     pub nodes: Option<String>,
     pub prefetch: usize,
     pub chunk_target: Duration,
+    /// How many load-balanced chunks one message carries.
+    pub batch: BatchRule,
     /// Requests to views of at least this many engines go as one broadcast.
     pub broadcast_min: usize,
     /// `MPIVIEW_PROGRESS`: `Some(true)` always, `Some(false)` never, `None` automatic.
@@ -100,6 +105,10 @@ impl Default for Settings {
             nodes: None,
             prefetch: 2,
             chunk_target: Duration::from_millis(2),
+            batch: BatchRule {
+                target: 100e-6,
+                max: 64,
+            },
             broadcast_min: 32,
             progress: None,
         }
@@ -213,6 +222,16 @@ impl Settings {
             // parse_seconds read the number; it is in milliseconds here.
             s.chunk_target = ms / 1000;
         }
+        if let Some(x) = get("MPIVIEW_BATCH_TARGET_US") {
+            s.batch.target = micros(x)?.as_secs_f64();
+        }
+        if let Some((name, v)) = get("MPIVIEW_BATCH_MAX") {
+            let n = parse_count(&v).map_err(|e| bad(name, &v, e))?;
+            if !(1..=4096).contains(&n) {
+                return Err(bad(name, &v, "must be from 1 to 4096".into()));
+            }
+            s.batch.max = n as usize;
+        }
         Ok(s)
     }
 }
@@ -270,8 +289,17 @@ mod tests {
             ("MPIVIEW_DOORBELL", "0"),
             ("MPIVIEW_CHUNK_TARGET_MS", "5"),
             ("MPIVIEW_MAX_MESSAGE_ELEMENTS", "1_000"),
+            ("MPIVIEW_BATCH_TARGET_US", "250"),
+            ("MPIVIEW_BATCH_MAX", "1"),
         ])
         .unwrap();
+        assert_eq!(
+            s.batch,
+            BatchRule {
+                target: 250e-6,
+                max: 1
+            }
+        );
         assert_eq!(s.memory_limit, Some(50_000_000));
         assert_eq!(s.shutdown_grace, Duration::from_millis(500));
         assert_eq!(s.shared.polling.spin, Duration::from_micros(100));
@@ -315,6 +343,8 @@ mod tests {
             ("MPIVIEW_MAX_MESSAGE_ELEMENTS", "0"),
             ("MPIVIEW_PREFETCH", "0"),
             ("MPIVIEW_CHUNK_TARGET_MS", "0"),
+            ("MPIVIEW_BATCH_MAX", "0"),
+            ("MPIVIEW_BATCH_TARGET_US", "soon"),
             ("MPIVIEW_BUFFER_POOL_MB", "1e30"),
             ("MPIVIEW_PROGRESS", "sometimes"),
         ] {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 
+use super::BatchRule;
 use super::chunking::ChunkPlan;
 use super::source::{ChunkSource, Encoded};
 use super::store::Store;
@@ -35,6 +36,8 @@ pub(crate) struct Outgoing {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sent {
     pub engine: EngineId,
+    /// The message it went in (see [`BatchRule`]).
+    pub batch: u64,
     pub first: u64,
     pub count: usize,
     pub attempt: u32,
@@ -60,6 +63,8 @@ pub(crate) trait Job {
     fn want(&mut self, engines: usize) -> Option<Placement>;
     /// Hands over the prepared chunk, sent to `engine`.
     fn take(&mut self, engine: EngineId) -> Outgoing;
+    /// How many chunks the next message may carry, by `rule`, with `engines` sharing the work.
+    fn batch(&self, engines: usize, rule: BatchRule) -> usize;
     /// A chunk came back.
     fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body);
     /// Stop sending; what is queued on engines is aborted by the balancer.
@@ -111,6 +116,10 @@ pub(crate) struct MapJob<R> {
     pub(crate) store: Store<R>,
     pub(crate) timings: Vec<ChunkTiming>,
     per_item: Option<f64>,
+    /// Measured engine seconds per chunk (a moving average), for batches.
+    per_chunk: Option<f64>,
+    /// Items in the last chunk sent.
+    last_count: usize,
     pub(crate) aborted: bool,
     /// Items never sent because of an abort (known-length maps).
     pub(crate) aborted_unsent: u64,
@@ -144,6 +153,8 @@ impl<R: DeserializeOwned> MapJob<R> {
             store,
             timings: Vec::new(),
             per_item: None,
+            per_chunk: None,
+            last_count: 1,
             aborted: false,
             aborted_unsent: 0,
             abandoned: false,
@@ -355,6 +366,7 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             }
         };
         self.in_flight += 1;
+        self.last_count = encoded.count.max(1);
         if self.spec.pinned && attempt == 0 {
             self.pinned_next += 1;
         }
@@ -372,6 +384,18 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             attempt,
             bytes,
         }
+    }
+
+    fn batch(&self, engines: usize, rule: BatchRule) -> usize {
+        let Some(per_chunk) = self.per_chunk.filter(|_| rule.max > 1 && !self.spec.pinned) else {
+            return 1;
+        };
+        let by_time = (rule.target / per_chunk.max(1e-9)) as usize;
+        let by_balance = self.spec.total.map_or(usize::MAX, |n| {
+            let chunks_left = (n as u64 - self.store.added) as usize / self.last_count;
+            chunks_left / (4 * engines.max(1))
+        });
+        by_time.min(by_balance).clamp(1, rule.max)
     }
 
     fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body) {
@@ -393,8 +417,10 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             }
         }
         if mapped && sent.count > 0 {
-            let t = ((completed - started) / sent.count as f64).max(0.0);
+            let chunk = (completed - started).max(0.0);
+            let t = chunk / sent.count as f64;
             self.per_item = Some(self.per_item.map_or(t, |p| 0.5 * p + 0.5 * t));
+            self.per_chunk = Some(self.per_chunk.map_or(chunk, |p| 0.5 * p + 0.5 * chunk));
         }
         if !self.abandoned {
             let since = |t: f64| (t - self.submitted) as f32;

@@ -9,6 +9,15 @@
 //! item), [`source`] (inputs encoded a chunk at a time). [`job`] is one map as the controller runs
 //! it. The balancer holds the jobs in submission order and fills every engine's prefetch window
 //! from the first job that has work.
+//!
+//! **Batches.** A message to an engine carries one chunk, or several chunks of one job when the
+//! job's chunks have been measured short: as many as fill [`BatchRule::target`] of engine time
+//! (100 µs by default, `MPIVIEW_BATCH_TARGET_US`), at most [`BatchRule::max`] (64,
+//! `MPIVIEW_BATCH_MAX`; 1 sends every chunk alone) and at most a quarter of each engine's share
+//! of the chunks left, so that the end of a map still balances. The prefetch window counts
+//! messages: an engine runs one batch while the next waits on it. Every chunk keeps its own
+//! id, result, retry and abort; a batch only shares the message each way, so that tasks of a
+//! microsecond are not paid for with a message of a few microseconds each.
 
 pub(crate) mod chunking;
 pub(crate) mod job;
@@ -24,33 +33,65 @@ use job::{Job, Sent};
 use scheduler::Scheduler;
 
 use crate::ids::{EngineId, IdMap, RequestId};
+use crate::protocol::{INLINE_MAX, MapChunk};
 use crate::reply::Body;
 
 /// A job as the balancer holds it.
 pub(crate) type JobRef = Rc<RefCell<dyn Job>>;
 
-/// A chunk to send: `Request::Map { id, func, items }` to `engine`.
+/// One message to send to `engine`: chunks of the map function `func`, each with its own id
+/// (`Request::Map` for one, `Request::Maps` for several).
 pub(crate) struct Dispatch {
-    pub id: RequestId,
     pub engine: EngineId,
     pub func: u32,
-    pub items: Vec<u8>,
+    pub chunks: Vec<MapChunk>,
 }
+
+/// How many chunks one message may carry (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct BatchRule {
+    /// Engine seconds a batch aims at.
+    pub target: f64,
+    /// The most chunks in one message (1: every chunk alone).
+    pub max: usize,
+}
+
+impl BatchRule {
+    /// Every chunk in a message of its own.
+    pub(crate) const SINGLE: BatchRule = BatchRule {
+        target: 0.0,
+        max: 1,
+    };
+}
+
+/// Item bytes after which a batch takes no more chunks.
+const BATCH_BYTES: usize = INLINE_MAX / 2;
 
 /// Jobs and the chunks in flight.
 pub(crate) struct Balancer {
     scheduler: Scheduler,
     jobs: Vec<JobRef>,
     in_flight: IdMap<RequestId, (JobRef, Sent)>,
+    batch: BatchRule,
+    /// Chunks of each batch in flight that have not come back, by batch.
+    batches: IdMap<u64, usize>,
+    next_batch: u64,
+    /// Chunks in flight, by engine.
+    chunks_on: Vec<usize>,
 }
 
 impl Balancer {
-    /// A balancer for `n_engines` engines, each with up to `prefetch` chunks queued.
-    pub(crate) fn new(n_engines: usize, prefetch: usize) -> Balancer {
+    /// A balancer for `n_engines` engines, each with up to `prefetch` messages of chunks queued,
+    /// a message carrying as many chunks as `batch` allows.
+    pub(crate) fn new(n_engines: usize, prefetch: usize, batch: BatchRule) -> Balancer {
         Balancer {
             scheduler: Scheduler::new(n_engines, prefetch),
             jobs: Vec::new(),
             in_flight: IdMap::default(),
+            batch,
+            batches: IdMap::default(),
+            next_batch: 0,
+            chunks_on: vec![0; n_engines],
         }
     }
 
@@ -61,7 +102,7 @@ impl Balancer {
 
     /// Chunks on `engine` that have not come back.
     pub(crate) fn load(&self, engine: EngineId) -> usize {
-        self.scheduler.load(engine)
+        self.chunks_on[engine]
     }
 
     /// Every chunk that has not come back: its id, engine and function.
@@ -71,8 +112,9 @@ impl Balancer {
             .map(|(&id, (job, sent))| (id, sent.engine, job.borrow().func()))
     }
 
-    /// The chunks to send now, while some job has one and an engine it may use has room; each
-    /// gets an id from `next_id` and goes to `send` (whose error stops the dispatch).
+    /// The messages to send now, while some job has a chunk and an engine it may use has room;
+    /// each chunk gets an id from `next_id`, each message goes to `send` (whose error stops the
+    /// dispatch).
     pub(crate) fn dispatch<E>(
         &mut self,
         next_id: &mut dyn FnMut() -> RequestId,
@@ -96,26 +138,65 @@ impl Balancer {
                 let Some(engine) = engine else {
                     break;
                 };
-                let chunk = job.borrow_mut().take(engine);
-                let id = next_id();
-                let func = job.borrow().func();
-                self.scheduler.assign(engine);
-                let sent = Sent {
-                    engine,
-                    first: chunk.first,
-                    count: chunk.count,
-                    attempt: chunk.attempt,
+                let limit = match placement.pinned {
+                    Some(_) => 1,
+                    None => job.borrow().batch(targets.len(), self.batch),
                 };
-                self.in_flight.insert(id, (job.clone(), sent));
-                send(Dispatch {
-                    id,
-                    engine,
-                    func,
-                    items: chunk.bytes,
-                })?;
+                let message = self.take_batch(&job, engine, limit, targets.len(), next_id);
+                send(message)?;
             }
         }
         Ok(())
+    }
+
+    /// Takes up to `limit` chunks of `job` (the first already prepared) for one message to
+    /// `engine`, and counts them in flight.
+    fn take_batch(
+        &mut self,
+        job: &JobRef,
+        engine: EngineId,
+        limit: usize,
+        engines: usize,
+        next_id: &mut dyn FnMut() -> RequestId,
+    ) -> Dispatch {
+        let batch = self.next_batch;
+        self.next_batch += 1;
+        let func = job.borrow().func();
+        let mut chunks = Vec::with_capacity(limit.min(64));
+        let mut bytes = 0;
+        loop {
+            let chunk = job.borrow_mut().take(engine);
+            let id = next_id();
+            bytes += chunk.bytes.len();
+            let sent = Sent {
+                engine,
+                batch,
+                first: chunk.first,
+                count: chunk.count,
+                attempt: chunk.attempt,
+            };
+            self.in_flight.insert(id, (job.clone(), sent));
+            chunks.push(MapChunk {
+                id,
+                items: chunk.bytes,
+            });
+            if chunks.len() >= limit || bytes >= BATCH_BYTES {
+                break;
+            }
+            // The next chunk joins if it may go anywhere but is not a retry kept off `engine`.
+            match job.borrow_mut().want(engines) {
+                Some(p) if p.pinned.is_none() && p.avoid != Some(engine) => {}
+                _ => break,
+            }
+        }
+        self.scheduler.assign(engine);
+        self.chunks_on[engine] += chunks.len();
+        self.batches.insert(batch, chunks.len());
+        Dispatch {
+            engine,
+            func,
+            chunks,
+        }
     }
 
     /// Files the reply of chunk `id`; gives `body` back if `id` is not a chunk in flight.
@@ -129,7 +210,16 @@ impl Balancer {
         let Some((job, sent)) = self.in_flight.remove(&id) else {
             return Err(body);
         };
-        self.scheduler.complete(sent.engine);
+        self.chunks_on[sent.engine] -= 1;
+        let left = self
+            .batches
+            .get_mut(&sent.batch)
+            .expect("a chunk in flight has its batch");
+        *left -= 1;
+        if *left == 0 {
+            self.batches.remove(&sent.batch);
+            self.scheduler.complete(sent.engine);
+        }
         job.borrow_mut().complete(&sent, started, completed, body);
         let done = {
             let j = job.borrow();
@@ -239,21 +329,38 @@ mod tests {
         })
     }
 
-    /// Runs a map on simulated engines that answer their oldest chunk in turn; the number of
-    /// chunks each engine ran.
-    fn simulate(n_engines: usize, items: u64, chunking: Chunking, retries: u32) -> Vec<usize> {
+    /// What a simulated run did: chunks run by each engine, and the chunks of each message in
+    /// the order they were sent.
+    struct Simulated {
+        ran: Vec<usize>,
+        messages: Vec<usize>,
+    }
+
+    /// Runs a map on simulated engines that answer their oldest message in turn, each chunk
+    /// taking `chunk_secs`, the balancer batching by `rule`.
+    fn simulate_with(
+        n_engines: usize,
+        items: u64,
+        chunking: Chunking,
+        retries: u32,
+        rule: BatchRule,
+        chunk_secs: f64,
+    ) -> Simulated {
         let all: Vec<EngineId> = (0..n_engines).collect();
-        let mut b = Balancer::new(n_engines, 2);
+        let mut b = Balancer::new(n_engines, 2, rule);
         let j = job(&all, items, chunking, retries);
         b.add_job(j.clone());
         let mut next = 0;
         let mut queues: Vec<std::collections::VecDeque<Dispatch>> =
             (0..n_engines).map(|_| Default::default()).collect();
         let mut ran = vec![0; n_engines];
+        let mut messages = Vec::new();
         let mut failed_once = false;
         loop {
             for d in dispatched(&mut b, &mut next) {
                 assert!(queues[d.engine].len() < 2, "an engine's window overflowed");
+                assert!((1..=rule.max).contains(&d.chunks.len()));
+                messages.push(d.chunks.len());
                 queues[d.engine].push_back(d);
             }
             let Some(e) = (0..n_engines).find(|&e| !queues[e].is_empty()) else {
@@ -266,17 +373,34 @@ mod tests {
                 .unwrap_or(e);
             let d = queues[e].pop_front().unwrap();
             assert_eq!(d.func, 7);
-            ran[e] += 1;
-            let body = run(&d.items, &mut failed_once);
-            assert!(b.complete(d.id, 0.0, 0.001, body).is_ok());
+            let loads: usize = d.chunks.len();
+            assert!(
+                b.load(e) >= loads,
+                "every chunk of the message counts as load"
+            );
+            for chunk in d.chunks {
+                ran[e] += 1;
+                let body = run(&chunk.items, &mut failed_once);
+                assert!(b.complete(chunk.id, 0.0, chunk_secs, body).is_ok());
+            }
         }
         assert!(j.borrow().is_finished());
+        assert!(b.batches.is_empty() && b.chunks_on.iter().all(|&c| c == 0));
         let (values, errors) = j.borrow_mut().store.take_all();
         if retries > 0 {
             assert!(errors.is_empty(), "{errors:?}");
             assert_eq!(values, (0..items).map(|x| 2 * x).collect::<Vec<_>>());
         }
-        ran
+        Simulated { ran, messages }
+    }
+
+    /// [`simulate_with`], one chunk per message, chunks of 1 ms: the chunks each engine ran.
+    fn simulate(n_engines: usize, items: u64, chunking: Chunking, retries: u32) -> Vec<usize> {
+        let rule = BatchRule {
+            target: 100e-6,
+            max: 64,
+        };
+        simulate_with(n_engines, items, chunking, retries, rule, 1e-3).ran
     }
 
     #[test]
@@ -292,8 +416,50 @@ mod tests {
     }
 
     #[test]
+    fn short_chunks_share_messages_and_the_end_still_balances() {
+        let rule = BatchRule {
+            target: 100e-6,
+            max: 64,
+        };
+        for engines in [1, 2, 3, 16] {
+            let items = 20_000;
+            // 1 µs chunks: 100 fit the target, 64 may share a message.
+            let s = simulate_with(engines, items, Chunking::Fixed(1), 1, rule, 1e-6);
+            assert_eq!(
+                s.ran.iter().sum::<usize>(),
+                items as usize + 1,
+                "and one retry"
+            );
+            assert_eq!(
+                s.messages[..2 * engines],
+                vec![1; 2 * engines],
+                "nothing measured yet"
+            );
+            assert!(s.messages.contains(&64), "{engines} engines: full batches");
+            // Fewer than one message per 25 chunks, the shrinking batches of the end included.
+            assert!(
+                s.messages.len() < items as usize / 25,
+                "{engines} engines: {} messages",
+                s.messages.len()
+            );
+            // Near the end batches shrink to a quarter of each engine's share of what is left.
+            assert_eq!(*s.messages.last().unwrap(), 1);
+            let (lo, hi) = (s.ran.iter().min().unwrap(), s.ran.iter().max().unwrap());
+            assert!(hi - lo <= 130, "{engines} engines: {:?}", s.ran);
+            // 20 µs chunks: five to a message.
+            let s = simulate_with(engines, 2_000, Chunking::Fixed(1), 0, rule, 20e-6);
+            assert_eq!(s.messages.iter().max(), Some(&5), "{engines} engines");
+            // Chunks longer than the target, or batching off: one chunk per message.
+            let s = simulate_with(engines, 500, Chunking::Fixed(1), 0, rule, 1e-3);
+            assert!(s.messages.iter().all(|&m| m == 1));
+            let s = simulate_with(engines, 500, Chunking::Fixed(1), 0, BatchRule::SINGLE, 1e-6);
+            assert!(s.messages.iter().all(|&m| m == 1));
+        }
+    }
+
+    #[test]
     fn an_unknown_reply_is_given_back_and_aborts_name_their_engines() {
-        let mut b = Balancer::new(2, 2);
+        let mut b = Balancer::new(2, 2, BatchRule::SINGLE);
         assert!(b.complete(99, 0.0, 0.0, Body::Ack).is_err());
         let j = job(&[0, 1], 10, Chunking::Fixed(1), 0);
         let jr: JobRef = j.clone();

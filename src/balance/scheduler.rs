@@ -44,7 +44,8 @@ impl Scheduler {
         }
     }
 
-    /// Chunks in flight on `engine`.
+    /// Messages in flight on `engine` (the tests' view of its load).
+    #[cfg(test)]
     pub(crate) fn load(&self, engine: EngineId) -> usize {
         self.in_flight[engine]
     }

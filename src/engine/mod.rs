@@ -3,6 +3,7 @@
 //! [`state`] holds what a request does to an engine (shared with the in-process engine of a
 //! one-rank run); [`server`] is the MPI event loop around it.
 
+pub(crate) mod batch;
 pub(crate) mod capture;
 pub(crate) mod pool;
 pub(crate) mod progress;

@@ -12,6 +12,7 @@
 
 use mpi::topology::SimpleCommunicator;
 
+use super::batch::ReplyBatch;
 use super::handle_simple;
 use super::progress::ProgressReporter;
 use super::state::{EngineState, failed};
@@ -27,8 +28,8 @@ use crate::ids::{IdMap, IdSet, RequestId, ViewId};
 use crate::order::{Acceptor, Channel};
 use crate::partition::block_len;
 use crate::protocol::{
-    Envelope, Frame, Output, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA, TAG_MSG,
-    decode, unframe,
+    Envelope, Frame, MapChunk, Output, Reply, ReplyBody, Request, SHUTDOWN_ID, Slot, TAG_DATA,
+    TAG_MSG, decode, unframe,
 };
 use crate::registry::{Failure, Registry};
 use crate::value::{ArrayValue, Element, ElementsVisitor, Value, WireValue};
@@ -256,13 +257,8 @@ impl Server<'_> {
         if let Some((id, code)) = abortable
             && self.aborted.remove(&id)
         {
-            let now = clock::now();
-            let failure = Failure {
-                kind: RemoteErrorKind::Aborted,
-                message: "aborted before it started".into(),
-            };
-            let body = failed(self.registry.name(code), failure);
-            self.answer(&incoming, id, now, body);
+            let body = self.aborted_body(code);
+            self.answer(&incoming, id, clock::now(), body);
             return Ok(());
         }
         let started = clock::now();
@@ -365,6 +361,7 @@ impl Server<'_> {
                 self.answer(&incoming, SHUTDOWN_ID, started, ReplyBody::Ack);
                 self.status = Some(*status);
             }
+            Request::Maps { func, chunks } => self.run_maps(*func, chunks, started)?,
             Request::Abort { .. }
             | Request::CreateView { .. }
             | Request::Apply { .. }
@@ -373,6 +370,63 @@ impl Server<'_> {
             | Request::Clear { .. } => unreachable!("handled above"),
         }
         Ok(())
+    }
+
+    /// The answer to a call aborted before it started.
+    fn aborted_body(&self, code: u32) -> ReplyBody {
+        let failure = Failure {
+            kind: RemoteErrorKind::Aborted,
+            message: "aborted before it started".into(),
+        };
+        failed(self.registry.name(code), failure)
+    }
+
+    /// Runs the chunks of a `Maps` in order (each can be aborted until it starts); their replies
+    /// leave together, or in several messages as [`ReplyBatch`] says.
+    fn run_maps(&mut self, func: u32, chunks: &[MapChunk], mut started: f64) -> Result<()> {
+        let mut batch = ReplyBatch::new(started, chunks.len());
+        for chunk in chunks {
+            let body = if self.aborted.remove(&chunk.id) {
+                self.aborted_body(func)
+            } else {
+                self.state.map(self.registry, func, &chunk.items)
+            };
+            // One clock read per chunk: a chunk starts when the one before it ended.
+            let completed = clock::now();
+            let due = batch.push(Reply {
+                id: chunk.id,
+                started,
+                completed,
+                body,
+                output: None,
+            });
+            started = completed;
+            if due {
+                self.send_replies(batch.take(completed));
+                // An abort sent meanwhile reaches the chunks not yet started.
+                self.drain()?;
+            }
+        }
+        self.send_replies(batch.take(started));
+        Ok(())
+    }
+
+    /// Sends a chunk's reply or a batch of them to the controller; one that cannot be encoded
+    /// (an engine bug, not the chunk's) is answered as failed, each chunk on its own.
+    fn send_replies(&mut self, reply: Option<Reply>) {
+        let Some(reply) = reply else { return };
+        let Err(e) = self.outbox.send_message(ROOT, &reply) else {
+            return;
+        };
+        let failure = Failure::bad_payload(e);
+        let replies = match reply.body {
+            ReplyBody::Batch(replies) => replies,
+            body => vec![Reply { body, ..reply }],
+        };
+        for r in replies {
+            let body = failed("reply", failure.clone());
+            let _ = self.outbox.send_message(ROOT, &Reply { body, ..r });
+        }
     }
 
     /// The second phase of a view's creation: waits (running nothing else) until the controller

@@ -299,6 +299,18 @@ impl Hub {
                 self.note_printed(engine, id, piece);
                 return Ok(());
             }
+            ReplyBody::Batch(replies) => {
+                // Chunks of a `Maps`: each is filed as if it had come alone.
+                for reply in replies {
+                    let one = Received {
+                        engine,
+                        reply,
+                        bytes: 0,
+                    };
+                    self.receive(one, None)?;
+                }
+                return Ok(());
+            }
             ReplyBody::Pulled(items) => {
                 let route = route();
                 let (comm, source) = match route {
@@ -333,6 +345,7 @@ fn request_id(request: &Request) -> RequestId {
         | Request::Clear { id, .. }
         | Request::NewView { id, .. } => *id,
         Request::Scatter { .. }
+        | Request::Maps { .. }
         | Request::Push { .. }
         | Request::CreateView { .. }
         | Request::Abort { .. }

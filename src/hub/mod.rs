@@ -132,8 +132,13 @@ impl Hub {
         if n >= settings.broadcast_min {
             sequencer.add_view(crate::ids::ALL_ENGINES, &all);
         }
+        // The in-process engine of a one-rank run gets no messages: nothing to batch.
+        let batch = match link {
+            Link::Mpi(_) => settings.batch,
+            Link::Local(_) => crate::balance::BatchRule::SINGLE,
+        };
         Hub {
-            balancer: RefCell::new(Balancer::new(n, settings.prefetch)),
+            balancer: RefCell::new(Balancer::new(n, settings.prefetch, batch)),
             dispatch_pending: Cell::new(false),
             engines,
             nodes,

@@ -14,19 +14,26 @@ impl Hub {
         self.dispatch()
     }
 
-    /// Sends every chunk the balancer has room for now.
+    /// Sends every chunk the balancer has room for now: one `Map` per message, or several
+    /// chunks in one `Maps`.
     pub(crate) fn dispatch(&self) -> Result<()> {
         self.balancer
             .borrow_mut()
-            .dispatch(&mut || self.next_id(), &mut |c| {
-                self.send_direct(
-                    c.engine,
+            .dispatch(&mut || self.next_id(), &mut |mut d| {
+                let request = if d.chunks.len() == 1 {
+                    let chunk = d.chunks.pop().expect("one chunk");
                     Request::Map {
-                        id: c.id,
-                        func: c.func,
-                        items: c.items,
-                    },
-                )
+                        id: chunk.id,
+                        func: d.func,
+                        items: chunk.items,
+                    }
+                } else {
+                    Request::Maps {
+                        func: d.func,
+                        chunks: d.chunks,
+                    }
+                };
+                self.send_direct(d.engine, request)
             })
     }
 

@@ -72,7 +72,9 @@ pub(crate) enum What {
 impl What {
     pub(crate) fn of(request: &Request) -> What {
         match request {
-            Request::Apply { func, .. } | Request::Map { func, .. } => What::Function(*func),
+            Request::Apply { func, .. }
+            | Request::Map { func, .. }
+            | Request::Maps { func, .. } => What::Function(*func),
             Request::Execute { task, .. } => What::Function(*task),
             Request::Pull { .. } => What::Operation("pull"),
             Request::Gather { .. } => What::Operation("gather"),
