@@ -77,6 +77,7 @@ pub(crate) enum Request {
     Apply {
         id: RequestId,
         func: u32,
+        #[serde(with = "serde_bytes")]
         args: Vec<u8>,
         capture: OutputMode,
     },
@@ -90,6 +91,7 @@ pub(crate) enum Request {
     Map {
         id: RequestId,
         func: u32,
+        #[serde(with = "serde_bytes")]
         items: Vec<u8>,
     },
     /// Several chunks of one map in one message (load-balanced tasks too small to be worth a
@@ -159,6 +161,7 @@ pub(crate) enum Request {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct MapChunk {
     pub id: RequestId,
+    #[serde(with = "serde_bytes")]
     pub items: Vec<u8>,
 }
 
@@ -185,7 +188,9 @@ pub(crate) struct Reply {
 /// What a call wrote to stdout and stderr on its engine.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Output {
+    #[serde(with = "serde_bytes")]
     pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
     /// With an answer: how many printed pieces of the call went before it (streamed output),
     /// so that the controller files the answer only after them.
@@ -205,7 +210,7 @@ pub(crate) enum ReplyBody {
     /// Done, nothing to return.
     Ack,
     /// An encoded result.
-    Value(Vec<u8>),
+    Value(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A `Map` chunk's values and failures.
     Mapped(Mapped),
     /// Pulled values, each one or its failure.

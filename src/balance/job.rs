@@ -65,8 +65,9 @@ pub(crate) trait Job {
     fn take(&mut self, engine: EngineId) -> Outgoing;
     /// How many chunks the next message may carry, by `rule`, with `engines` sharing the work.
     fn batch(&self, engines: usize, rule: BatchRule) -> usize;
-    /// A chunk came back.
-    fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body);
+    /// A chunk came back: it ran from `started` to `completed` and its reply was received at
+    /// `received` (seconds since the epoch).
+    fn complete(&mut self, sent: &Sent, times: [f64; 3], body: Body);
     /// Stop sending; what is queued on engines is aborted by the balancer.
     fn abort(&mut self);
     /// Nothing more to send and nothing in flight.
@@ -282,13 +283,23 @@ impl<R: DeserializeOwned> MapJob<R> {
 /// One item's outcome in a chunk's reply: its value, or the function that failed and how.
 type ItemOutcome<R> = std::result::Result<R, (String, Failure)>;
 
+/// The outcomes of a chunk's items, in order.
+enum Outcomes<R> {
+    /// Every item's value.
+    Values(std::vec::IntoIter<R>),
+    /// Values and failures.
+    Mixed(Vec<ItemOutcome<R>>),
+}
+
 impl<R: DeserializeOwned> MapJob<R> {
     /// The outcome of each of the `count` items of a chunk's reply.
-    fn outcomes(&self, count: usize, body: Body) -> Vec<ItemOutcome<R>> {
+    fn outcomes(&self, count: usize, body: Body) -> Outcomes<R> {
         let all_failed = |function: &str, failure: Failure| {
-            (0..count)
-                .map(|_| Err((function.to_string(), failure.clone())))
-                .collect()
+            Outcomes::Mixed(
+                (0..count)
+                    .map(|_| Err((function.to_string(), failure.clone())))
+                    .collect(),
+            )
         };
         let name = &self.spec.name;
         let mapped = match body {
@@ -311,10 +322,14 @@ impl<R: DeserializeOwned> MapJob<R> {
                 return all_failed(name, Failure::bad_payload(why));
             }
         };
+        if mapped.failures.is_empty() && values.len() == count {
+            // Every item worked (the common case): no outcome list is built.
+            return Outcomes::Values(values.into_iter());
+        }
         // Values come in item order, without the failed items.
         let mut values = values.into_iter();
         let mut failures = mapped.failures.into_iter().peekable();
-        (0..count)
+        let outcomes = (0..count)
             .map(|k| {
                 if failures.peek().is_some_and(|(p, _)| *p as usize == k) {
                     let (_, failure) = failures.next().expect("peeked");
@@ -328,7 +343,8 @@ impl<R: DeserializeOwned> MapJob<R> {
                     })
                 }
             })
-            .collect()
+            .collect();
+        Outcomes::Mixed(outcomes)
     }
 }
 
@@ -398,7 +414,7 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
         by_time.min(by_balance).clamp(1, rule.max)
     }
 
-    fn complete(&mut self, sent: &Sent, started: f64, completed: f64, body: Body) {
+    fn complete(&mut self, sent: &Sent, [started, completed, received]: [f64; 3], body: Body) {
         self.in_flight -= 1;
         let kept = if self.kept.is_empty() {
             None
@@ -406,13 +422,22 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             self.kept.remove(&(sent.first, sent.attempt))
         };
         let mapped = matches!(body, Body::Mapped(_));
-        for (k, outcome) in self.outcomes(sent.count, body).into_iter().enumerate() {
-            let index = sent.first + k as u64;
-            match outcome {
-                Ok(v) => self.store.set_ready(index, v),
-                Err((function, failure)) => {
-                    let bytes = kept.as_ref().map(|e| e.item(k));
-                    self.fail(index, sent.engine, &function, failure, sent.attempt, bytes);
+        match self.outcomes(sent.count, body) {
+            Outcomes::Values(values) => {
+                for (index, v) in (sent.first..).zip(values) {
+                    self.store.set_ready(index, v);
+                }
+            }
+            Outcomes::Mixed(outcomes) => {
+                for (k, outcome) in outcomes.into_iter().enumerate() {
+                    let index = sent.first + k as u64;
+                    match outcome {
+                        Ok(v) => self.store.set_ready(index, v),
+                        Err((function, failure)) => {
+                            let bytes = kept.as_ref().map(|e| e.item(k));
+                            self.fail(index, sent.engine, &function, failure, sent.attempt, bytes);
+                        }
+                    }
                 }
             }
         }
@@ -430,7 +455,7 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
                 engine: sent.engine as u32,
                 started: since(started),
                 completed: since(completed),
-                received: since(crate::clock::now()),
+                received: since(received),
             });
         }
     }

@@ -199,12 +199,12 @@ impl Balancer {
         }
     }
 
-    /// Files the reply of chunk `id`; gives `body` back if `id` is not a chunk in flight.
+    /// Files the reply of chunk `id` (`times`: started and completed on the engine, received
+    /// here, seconds since the epoch); gives `body` back if `id` is not a chunk in flight.
     pub(crate) fn complete(
         &mut self,
         id: RequestId,
-        started: f64,
-        completed: f64,
+        times: [f64; 3],
         body: Body,
     ) -> Result<(), Body> {
         let Some((job, sent)) = self.in_flight.remove(&id) else {
@@ -220,7 +220,7 @@ impl Balancer {
             self.batches.remove(&sent.batch);
             self.scheduler.complete(sent.engine);
         }
-        job.borrow_mut().complete(&sent, started, completed, body);
+        job.borrow_mut().complete(&sent, times, body);
         let done = {
             let j = job.borrow();
             j.is_finished() && j.is_abandoned()
@@ -381,7 +381,10 @@ mod tests {
             for chunk in d.chunks {
                 ran[e] += 1;
                 let body = run(&chunk.items, &mut failed_once);
-                assert!(b.complete(chunk.id, 0.0, chunk_secs, body).is_ok());
+                assert!(
+                    b.complete(chunk.id, [0.0, chunk_secs, chunk_secs], body)
+                        .is_ok()
+                );
             }
         }
         assert!(j.borrow().is_finished());
@@ -460,7 +463,7 @@ mod tests {
     #[test]
     fn an_unknown_reply_is_given_back_and_aborts_name_their_engines() {
         let mut b = Balancer::new(2, 2, BatchRule::SINGLE);
-        assert!(b.complete(99, 0.0, 0.0, Body::Ack).is_err());
+        assert!(b.complete(99, [0.0; 3], Body::Ack).is_err());
         let j = job(&[0, 1], 10, Chunking::Fixed(1), 0);
         let jr: JobRef = j.clone();
         b.add_job(jr.clone());
@@ -471,7 +474,7 @@ mod tests {
         let aborts = b.abort(&jr);
         assert_eq!(aborts, vec![(0, vec![1, 3]), (1, vec![2, 4])]);
         // Nothing more goes out once aborted, even with room.
-        assert!(b.complete(1, 0.0, 0.0, Body::Ack).is_ok());
+        assert!(b.complete(1, [0.0; 3], Body::Ack).is_ok());
         assert!(dispatched(&mut b, &mut next).is_empty());
         assert_eq!(b.load(0), 1);
     }

@@ -58,7 +58,10 @@ impl<A: Serialize, I: Iterator<Item = A>> ChunkSource for IterSource<I> {
                 self.done = true;
                 return None;
             };
-            let encoded = postcard::to_extend(&item, vec![1u8]).map_err(Into::into);
+            // The length (1, one byte), then the item, in one allocation for small items.
+            let mut bytes = Vec::with_capacity(16);
+            bytes.push(1u8);
+            let encoded = postcard::to_extend(&item, bytes).map_err(Into::into);
             return Some(encoded.map(|bytes| Encoded {
                 bytes,
                 count: 1,

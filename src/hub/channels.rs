@@ -300,16 +300,18 @@ impl Hub {
                 return Ok(());
             }
             ReplyBody::Batch(replies) => {
-                // Chunks of a `Maps`: each is filed as if it had come alone.
-                for reply in replies {
+                // Chunks of a `Maps`: each is filed as if it had come alone, all received now.
+                self.received_at.set(Some(crate::clock::now()));
+                let filed = replies.into_iter().try_for_each(|reply| {
                     let one = Received {
                         engine,
                         reply,
                         bytes: 0,
                     };
-                    self.receive(one, None)?;
-                }
-                return Ok(());
+                    self.receive(one, None)
+                });
+                self.received_at.set(None);
+                return filed;
             }
             ReplyBody::Pulled(items) => {
                 let route = route();

@@ -98,6 +98,9 @@ pub(crate) struct Hub {
     balancer: RefCell<Balancer>,
     /// A chunk finished since the last dispatch.
     dispatch_pending: Cell<bool>,
+    /// While the replies of one message are filed: when it was received (one clock reading for
+    /// a batch of chunks).
+    received_at: Cell<Option<f64>>,
     /// World ranks on the controller's node, ascending (the ranks its wake trees reach).
     node_ranks: Vec<i32>,
     /// Reply gathers posted and not yet complete, over all views.
@@ -140,6 +143,7 @@ impl Hub {
         Hub {
             balancer: RefCell::new(Balancer::new(n, settings.prefetch, batch)),
             dispatch_pending: Cell::new(false),
+            received_at: Cell::new(None),
             engines,
             nodes,
             registry,
@@ -160,6 +164,11 @@ impl Hub {
             queued: RefCell::new(Vec::new()),
             transfer_ids: Cell::new(0),
         }
+    }
+
+    /// When the reply being filed was received: the time of its message, or now.
+    pub(crate) fn receipt_time(&self) -> f64 {
+        self.received_at.get().unwrap_or_else(crate::clock::now)
     }
 
     pub(crate) fn n_engines(&self) -> usize {

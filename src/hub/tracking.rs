@@ -296,7 +296,7 @@ impl Hub {
             if self
                 .balancer
                 .borrow_mut()
-                .complete(id, started, completed, body)
+                .complete(id, [started, completed, self.receipt_time()], body)
                 .is_ok()
             {
                 self.dispatch_pending.set(true);
@@ -317,7 +317,7 @@ impl Hub {
         t.answers[pos] = Some(Answer {
             started,
             completed,
-            received: crate::clock::now(),
+            received: self.receipt_time(),
             body,
             output,
         });

@@ -310,6 +310,7 @@ impl Failure {
 /// controller can retry or report them without knowing `R`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Mapped {
+    #[serde(with = "serde_bytes")]
     pub values: Vec<u8>,
     pub failures: Vec<(u32, Failure)>,
 }
@@ -318,6 +319,10 @@ type CallFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, Failure>;
 type MapFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Mapped, Failure>;
 
 /// Calls `f` on every item of an encoded `Vec<A>`; successes and failures apart.
+///
+/// Items are decoded one at a time and results encoded as they come, straight into the reply's
+/// `Vec<R>` encoding (no `Vec<A>` or `Vec<R>` in between: a task stream of tiny items pays for
+/// one buffer per chunk).
 fn map_items<A, R>(
     items: &[u8],
     mut f: impl FnMut(A) -> Result<R, Failure>,
@@ -326,19 +331,27 @@ where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let items: Vec<A> = postcard::from_bytes(items).map_err(Failure::bad_payload)?;
-    let mut values = Vec::with_capacity(items.len());
+    let (count, mut rest) =
+        postcard::take_from_bytes::<usize>(items).map_err(Failure::bad_payload)?;
+    // The count of results goes first; written for all items, rewritten if some fail.
+    let mut values = postcard::to_extend(&count, Vec::with_capacity(16 + 8 * count.min(1 << 16)))
+        .map_err(Failure::bad_payload)?;
+    let prefix = values.len();
     let mut failures = Vec::new();
-    for (i, a) in items.into_iter().enumerate() {
+    for i in 0..count {
+        let (a, after) = postcard::take_from_bytes::<A>(rest).map_err(Failure::bad_payload)?;
+        rest = after;
         match f(a) {
-            Ok(r) => values.push(r),
+            Ok(r) => values = postcard::to_extend(&r, values).map_err(Failure::bad_payload)?,
             Err(failure) => failures.push((i as u32, failure)),
         }
     }
-    Ok(Mapped {
-        values: postcard::to_stdvec(&values).map_err(Failure::bad_payload)?,
-        failures,
-    })
+    if !failures.is_empty() {
+        let ok = count - failures.len();
+        let head = postcard::to_stdvec(&ok).map_err(Failure::bad_payload)?;
+        values.splice(..prefix, head);
+    }
+    Ok(Mapped { values, failures })
 }
 
 struct Entry {
@@ -687,6 +700,26 @@ mod tests {
         assert_eq!(mapped.failures.len(), 1);
         assert_eq!(mapped.failures[0].0, 1);
         assert_eq!(mapped.failures[0].1.kind, RemoteErrorKind::Panicked);
+        // 200 items, 100 failing: the count of results shrinks from two bytes to one.
+        let items: Vec<i64> = (0..200).map(|i| if i % 2 == 0 { 0 } else { i }).collect();
+        let chunk = postcard::to_stdvec(&items).unwrap();
+        let mapped = reg
+            .map(reg.resolve(inv.key()).unwrap(), &mut ctx, &chunk)
+            .unwrap();
+        let values: Vec<i64> = postcard::from_bytes(&mapped.values).unwrap();
+        let want: Vec<i64> = items.iter().filter(|&&x| x != 0).map(|x| 100 / x).collect();
+        assert_eq!(values, want);
+        let failed: Vec<u32> = mapped.failures.iter().map(|(k, _)| *k).collect();
+        assert_eq!(failed, (0..200).step_by(2).collect::<Vec<u32>>());
+        // A chunk cut short is a bad payload, not a partial answer.
+        let e = reg
+            .map(
+                reg.resolve(inv.key()).unwrap(),
+                &mut ctx,
+                &chunk[..chunk.len() - 1],
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, RemoteErrorKind::BadPayload);
     }
 
     #[test]

@@ -209,7 +209,11 @@ pub enum InlineValue {
     Float(f64),
     Complex(f64, f64),
     Str(String),
-    Object { type_name: String, bytes: Vec<u8> },
+    Object {
+        type_name: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 impl InlineValue {
