@@ -21,24 +21,7 @@ fn tiny_tasks_body() {
         assert!(x % 1000 != 999, "item {x} is bad");
         x
     });
-    // With several engines, item x fails on engine x % n and works elsewhere; alone, it fails
-    // the first time only.
-    let flaky = cluster.register_with_context("flaky", |ctx, x: u64| {
-        let n = ctx.n_engines();
-        let fails = if n > 1 {
-            ctx.engine_id() == x as usize % n
-        } else {
-            let key = format!("seen{x}");
-            let first = !ctx.contains(&key);
-            ctx.set(key, true);
-            first
-        };
-        if fails {
-            Err(format!("{x} fails on engine {}", ctx.engine_id()).into())
-        } else {
-            Ok(x)
-        }
-    });
+    let flaky = cluster.register_with_context("flaky", common::fails_on_one_engine);
     let spin = cluster.register("spin", |us: u64| {
         let t = Instant::now();
         while t.elapsed() < Duration::from_micros(us) {}

@@ -139,24 +139,7 @@ mpi_test!(failures_in_place_and_retries, [1, 2, 3, 5], {
         assert!(x % 5 != 3, "item {x} is bad");
         x + 1
     });
-    // With several engines, item x always fails on engine x % n and works elsewhere; with one
-    // engine, it fails the first time only.
-    let flaky = cluster.register_with_context("flaky", |ctx, x: u64| {
-        let n = ctx.n_engines();
-        let fails = if n > 1 {
-            ctx.engine_id() == x as usize % n
-        } else {
-            let key = format!("seen{x}");
-            let first = !ctx.contains(&key);
-            ctx.set(key, true);
-            first
-        };
-        if fails {
-            Err(format!("{x} fails on engine {}", ctx.engine_id()).into())
-        } else {
-            Ok(x)
-        }
-    });
+    let flaky = cluster.register_with_context("flaky", common::fails_on_one_engine);
     cluster.run(|client| -> Result<(), Error> {
         let lview = client.load_balanced_view();
         let r = lview.chunksize(2).map(&picky, 0..20u64)?;

@@ -317,3 +317,25 @@ pub fn exit_with(code: std::process::ExitCode) -> ! {
         .unwrap_or(1);
     std::process::exit(i32::from(status))
 }
+
+/// A task for retry tests: with several engines, item `x` fails on engine `x % n` and works on
+/// every other; with one engine, it fails the first time that engine sees it only.
+pub fn fails_on_one_engine(
+    ctx: &mut mpiview::Context<'_>,
+    x: u64,
+) -> Result<u64, mpiview::BoxError> {
+    let n = ctx.n_engines();
+    let fails = if n > 1 {
+        ctx.engine_id() == x as usize % n
+    } else {
+        let key = format!("seen{x}");
+        let first = !ctx.contains(&key);
+        ctx.set(key, true);
+        first
+    };
+    if fails {
+        Err(format!("{x} fails on engine {}", ctx.engine_id()).into())
+    } else {
+        Ok(x)
+    }
+}
