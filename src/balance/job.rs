@@ -382,7 +382,10 @@ impl<R: DeserializeOwned> Job for MapJob<R> {
             }
         };
         self.in_flight += 1;
-        self.last_count = encoded.count.max(1);
+        if attempt == 0 {
+            // Retries are single items: they say nothing of the chunks left.
+            self.last_count = encoded.count.max(1);
+        }
         if self.spec.pinned && attempt == 0 {
             self.pinned_next += 1;
         }

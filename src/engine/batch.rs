@@ -5,8 +5,14 @@
 //! (see [`balance`](crate::balance)): their replies wait on the engine and leave in one message
 //! when the batch's last chunk is done, or earlier, when the replies waiting have taken
 //! [`FLUSH_AFTER`] of engine time since the last ones left or hold [`FLUSH_BYTES`] of results.
-//! So a chunk that runs far longer than measured holds back no finished result for long, and a
-//! reply message stays one inline frame in the common case.
+//! A reply message stays one inline frame in the common case.
+//!
+//! The engine runs one call at a time and checks only between chunks: a chunk that runs far
+//! longer than its job's chunks were measured holds back the replies of the chunks of its
+//! message that finished before it (at most one message's worth, up to 64 chunks, a few hundred
+//! µs of work) until it ends, and they cannot be aborted. Where items of one map can wait on
+//! each other through the driver, or vary from microseconds to seconds, `MPIVIEW_BATCH_MAX=1`
+//! sends every chunk alone.
 
 use crate::protocol::{INLINE_MAX, Reply, ReplyBody};
 

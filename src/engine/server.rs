@@ -405,6 +405,8 @@ impl Server<'_> {
                 self.send_replies(batch.take(completed));
                 // An abort sent meanwhile reaches the chunks not yet started.
                 self.drain()?;
+                // The next chunk's time does not include this sending and draining.
+                started = clock::now();
             }
         }
         self.send_replies(batch.take(started));

@@ -322,7 +322,9 @@ type MapFn = dyn Fn(&mut Context<'_>, &[u8]) -> Result<Mapped, Failure>;
 ///
 /// Items are decoded one at a time and results encoded as they come, straight into the reply's
 /// `Vec<R>` encoding (no `Vec<A>` or `Vec<R>` in between: a task stream of tiny items pays for
-/// one buffer per chunk).
+/// one buffer per chunk). An item that does not decode fails with the items after it (none of
+/// them runs); the items before it ran, and keep their results. A chunk whose first item does not
+/// decode fails as a whole.
 fn map_items<A, R>(
     items: &[u8],
     mut f: impl FnMut(A) -> Result<R, Failure>,
@@ -339,7 +341,16 @@ where
     let prefix = values.len();
     let mut failures = Vec::new();
     for i in 0..count {
-        let (a, after) = postcard::take_from_bytes::<A>(rest).map_err(Failure::bad_payload)?;
+        let (a, after) = match postcard::take_from_bytes::<A>(rest) {
+            Ok(decoded) => decoded,
+            // A count far beyond the bytes left is a corrupt chunk, not items to report on.
+            Err(e) if i == 0 || count - i > rest.len() + 1 => return Err(Failure::bad_payload(e)),
+            Err(e) => {
+                let failure = Failure::bad_payload(e);
+                failures.extend((i..count).map(|k| (k as u32, failure.clone())));
+                break;
+            }
+        };
         rest = after;
         match f(a) {
             Ok(r) => values = postcard::to_extend(&r, values).map_err(Failure::bad_payload)?,
@@ -711,13 +722,22 @@ mod tests {
         assert_eq!(values, want);
         let failed: Vec<u32> = mapped.failures.iter().map(|(k, _)| *k).collect();
         assert_eq!(failed, (0..200).step_by(2).collect::<Vec<u32>>());
-        // A chunk cut short is a bad payload, not a partial answer.
-        let e = reg
+        // A chunk cut short: the items before the cut ran and keep their results, the cut one
+        // fails as a bad payload.
+        let mapped = reg
             .map(
                 reg.resolve(inv.key()).unwrap(),
                 &mut ctx,
                 &chunk[..chunk.len() - 1],
             )
+            .unwrap();
+        let values: Vec<i64> = postcard::from_bytes(&mapped.values).unwrap();
+        assert_eq!(values, want[..want.len() - 1]);
+        let (last, failure) = mapped.failures.last().unwrap();
+        assert_eq!((*last, failure.kind), (199, RemoteErrorKind::BadPayload));
+        // A chunk whose first item does not decode fails as a whole.
+        let e = reg
+            .map(reg.resolve(inv.key()).unwrap(), &mut ctx, &[3, 0x80])
             .unwrap_err();
         assert_eq!(e.kind, RemoteErrorKind::BadPayload);
     }

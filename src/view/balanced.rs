@@ -102,7 +102,10 @@ impl LoadBalancedView {
     /// Each chunk is scheduled, timed, retried and aborted on its own. Chunks measured shorter
     /// than about 100 µs of engine time share messages (up to 64 in one: `MPIVIEW_BATCH_MAX`,
     /// `MPIVIEW_BATCH_TARGET_US`), so that `chunksize(1)` over tiny tasks is not paid for with a
-    /// message each way per task.
+    /// message each way per task. An engine runs one chunk at a time: a chunk far longer than
+    /// the others holds back the finished results of its message until it ends.
+    /// `MPIVIEW_BATCH_MAX=1` sends every chunk alone, for maps whose items wait on each other
+    /// through the driver.
     ///
     /// # Panics
     /// Panics if `n` is zero.
