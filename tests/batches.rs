@@ -87,15 +87,7 @@ fn tiny_tasks_body() {
         std::thread::sleep(Duration::from_millis(50));
         r.abort()?;
         let each = r.get_each()?;
-        let done = each.iter().filter(|x| x.is_ok()).count();
-        let aborted = each
-            .iter()
-            .filter(|x| match x {
-                Err(Error::Aborted(_)) => true,
-                Err(Error::Remote(e)) => e.0[0].kind == RemoteErrorKind::Aborted,
-                _ => false,
-            })
-            .count();
+        let (done, aborted) = common::ran_and_aborted(&each);
         assert_eq!(
             done + aborted,
             50_000,

@@ -233,15 +233,7 @@ mpi_test!(abort_stops_what_has_not_started, [1, 2, 3, 5], {
         std::thread::sleep(Duration::from_millis(120));
         r.abort()?;
         let each = r.get_each()?;
-        let done = each.iter().filter(|x| x.is_ok()).count();
-        let aborted = each
-            .iter()
-            .filter(|x| match x {
-                Err(Error::Aborted(_)) => true,
-                Err(Error::Remote(e)) => e.0[0].kind == RemoteErrorKind::Aborted,
-                _ => false,
-            })
-            .count();
+        let (done, aborted) = common::ran_and_aborted(&each);
         assert_eq!(done + aborted, 60, "every item either ran or was aborted");
         assert!((1..60).contains(&done), "{done} ran");
         assert!(

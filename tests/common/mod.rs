@@ -339,3 +339,18 @@ pub fn fails_on_one_engine(
         Ok(x)
     }
 }
+
+/// Of a map's outcomes (`MapResult::get_each`): how many items ran, and how many were aborted
+/// before they started.
+pub fn ran_and_aborted<R>(each: &[Result<R, mpiview::Error>]) -> (usize, usize) {
+    let ran = each.iter().filter(|x| x.is_ok()).count();
+    let aborted = each
+        .iter()
+        .filter(|x| match x {
+            Err(mpiview::Error::Aborted(_)) => true,
+            Err(mpiview::Error::Remote(e)) => e.0[0].kind == mpiview::RemoteErrorKind::Aborted,
+            _ => false,
+        })
+        .count();
+    (ran, aborted)
+}
